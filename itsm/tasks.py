@@ -1,0 +1,31 @@
+"""Celery tasks of the shared core: domain event dispatch and its safety-net sweep."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from itsm import events
+from itsm.models import DomainEvent
+from itsm.queue import send_now
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def dispatch_domain_event(event_id: int) -> bool:
+    """Dispatch one domain event to its subscribers (no-op if already dispatched)."""
+    return events.dispatch(event_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_domain_events(older_than_seconds: int = 30, limit: int = 500) -> int:
+    """Re-send events whose after-commit hand-off was lost (broker down, worker killed)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        DomainEvent.objects.undispatched()
+        .filter(created_at__lt=cutoff, attempts__lt=20)
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    for event_id in ids:
+        send_now(dispatch_domain_event, event_id)
+    return len(ids)

@@ -1,0 +1,137 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from itsm import roles
+from itsm.models import BusinessCalendar, Service
+from tests.factories import BusinessCalendarFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    user = make_user(roles.ADMINISTRATOR, is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/",
+        "/admin/itsm/service/",
+        "/admin/itsm/service/add/",
+        "/admin/itsm/category/",
+        "/admin/itsm/assignmentgroup/",
+        "/admin/itsm/prioritymatrixentry/",
+        "/admin/itsm/businesscalendar/",
+        "/admin/itsm/businesscalendar/add/",
+        "/admin/itsm/slapolicy/",
+        "/admin/itsm/slapolicy/add/",
+    ],
+)
+def test_admin_pages_render(admin_client, url):
+    ServiceFactory()
+    assert admin_client.get(url).status_code == 200
+
+
+def test_sidebar_groups_like_an_agent_thinks(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    assert "Configuration" in html
+    assert "/admin/itsm/service/" in html
+
+
+def test_service_history_is_kept(admin_client):
+    service = ServiceFactory(name="Old")
+    admin_client.post(
+        f"/admin/itsm/service/{service.pk}/change/",
+        {
+            "slug": service.slug,
+            "name": "New",
+            "criticality": "high",
+            "downtime_cost_per_hour": "10",
+            "active": "on",
+            "description": "",
+        },
+    )
+    service.refresh_from_db()
+    assert service.name == "New"
+    assert [h.name for h in service.history.order_by("history_date")] == ["Old", "New"]
+    assert admin_client.get(f"/admin/itsm/service/{service.pk}/history/").status_code == 200
+
+
+def test_reader_cannot_change_in_admin(client, make_user):
+    user = make_user(roles.READ_ONLY, is_staff=True)
+    client.force_login(user)
+    service = ServiceFactory(name="Keep")
+    assert client.get("/admin/itsm/service/").status_code == 200
+    client.post(f"/admin/itsm/service/{service.pk}/change/", {"slug": service.slug, "name": "Changed"})
+    service.refresh_from_db()
+    assert service.name == "Keep"
+
+
+def test_calendar_inline_refuses_overlaps(admin_client):
+    calendar = BusinessCalendarFactory(hours=[])
+    data = {
+        "name": calendar.name,
+        "timezone": "Europe/Berlin",
+        "description": "",
+        "working_periods-TOTAL_FORMS": "2",
+        "working_periods-INITIAL_FORMS": "0",
+        "working_periods-0-weekday": "0",
+        "working_periods-0-start": "09:00",
+        "working_periods-0-end": "12:00",
+        "working_periods-1-weekday": "0",
+        "working_periods-1-start": "11:00",
+        "working_periods-1-end": "13:00",
+        "holidays-TOTAL_FORMS": "0",
+        "holidays-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(f"/admin/itsm/businesscalendar/{calendar.pk}/change/", data)
+    assert response.status_code == 200  # the form comes back with the error
+    assert "overlaps" in response.content.decode()
+    assert calendar.working_periods.count() == 0
+
+
+def test_import_holidays(admin_client):
+    calendar = BusinessCalendarFactory()
+    response = admin_client.post(
+        f"/admin/itsm/businesscalendar/{calendar.pk}/import-holidays/", {"country": "DE", "year": 2026}
+    )
+    assert response.status_code == 302
+    dates = {d.isoformat() for d in calendar.holidays.values_list("date", flat=True)}
+    assert {"2026-01-01", "2026-12-25", "2026-10-03"} <= dates
+
+
+def test_issue_token_prints_key_alone(make_user):
+    user = make_user(roles.INTEGRATION, username="monitoring")
+    out = io.StringIO()
+    call_command("issue_token", "monitoring", stdout=out)
+    key = out.getvalue().strip()
+    assert "\n" not in key and len(key) == 40
+    assert Token.objects.get(user=user).key == key
+
+
+def test_issue_token_unknown_user():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("issue_token", "ghost")
+
+
+def test_seed_demo_is_idempotent(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=io.StringIO())
+    assert "admin /" in out.getvalue()
+    assert Service.objects.count() == 5
+    assert BusinessCalendar.objects.filter(name="Business hours").exists()
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    for role in roles.ALL_ROLES:
+        assert users.filter(groups__name=role).exists(), role
