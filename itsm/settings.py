@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Opt-in extras, e.g. the benchmark's query counter: EXTRA_MIDDLEWARE=bench.middleware.QueryCount
+    *env.list("EXTRA_MIDDLEWARE", default=[]),
 ]
 
 ROOT_URLCONF = "itsm.urls"
