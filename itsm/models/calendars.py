@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from itsm import businesstime
 from itsm.choices import Weekday
 
 from .base import TimeStampedModel
@@ -77,6 +78,14 @@ class BusinessCalendar(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def to_businesstime(self) -> businesstime.Calendar:
+        """This calendar as a pure ``businesstime.Calendar`` (honours prefetched periods and holidays)."""
+        return businesstime.Calendar(
+            timezone=self.timezone,
+            periods=tuple((p.weekday, p.start_minute, p.end_minute) for p in self.working_periods.all()),
+            holidays=frozenset(holiday.date for holiday in self.holidays.all()),
+        )
 
 
 class WorkingPeriod(models.Model):
