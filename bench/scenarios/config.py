@@ -1,0 +1,163 @@
+"""`config`: the shared configuration lists that every agent's screen and integration reads.
+
+Seeds `scale` services (default 2,000), 200 categories (40 top-level, 160 children), 300 users
+in 100 assignment groups (each with a manager, five members and an escalation group), and 24
+SLA policies, then reads the first pages of each list and `/readyz`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from bench.registry import Scenario, Step, register
+
+GROUPS = 100
+USERS = 300
+MEMBERS_PER_GROUP = 5
+TOP_CATEGORIES = 40
+CHILDREN_PER_CATEGORY = 4
+CRITICALITIES = ["low", "medium", "high", "critical"]
+
+
+def seed(scale: int) -> dict[str, Any]:
+    """Insert the configuration records with bulk_create (and COPY for the membership rows)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from bench.bulk import bulk_insert, copy_rows, password_hash
+    from itsm import roles
+    from itsm.models import AssignmentGroup, BusinessCalendar, Category, Service, SlaPolicy
+
+    User = get_user_model()
+    now = timezone.now()
+    users = bulk_insert(
+        User,
+        (
+            User(
+                username=f"bench-agent-{i}",
+                first_name="Agent",
+                last_name=f"No. {i}",
+                email=f"bench-agent-{i}@example.com",
+                is_staff=True,
+                password=password_hash(),
+                date_joined=now,
+            )
+            for i in range(USERS)
+        ),
+        keep=True,
+    )
+    # Every agent holds one working role, so /users/ has roles to prefetch.
+    role_ids = list(
+        Group.objects.filter(name__in=[roles.SERVICE_DESK_AGENT, roles.RESOLVER, roles.READ_ONLY]).values_list(
+            "id", flat=True
+        )
+    )
+    User.groups.through.objects.bulk_create(
+        User.groups.through(user_id=user.pk, group_id=role_ids[i % len(role_ids)]) for i, user in enumerate(users)
+    )
+
+    groups = bulk_insert(
+        AssignmentGroup,
+        (
+            AssignmentGroup(
+                name=f"Bench team {i:03d}",
+                email=f"bench-team-{i}@example.com",
+                manager_id=users[i % USERS].pk,
+            )
+            for i in range(GROUPS)
+        ),
+        keep=True,
+    )
+    # Tier n escalates to tier n+1 (the last tier to none): one UPDATE per group is fine at 100.
+    for lower, upper in itertools.pairwise(groups):
+        lower.escalation_group_id = upper.pk
+    AssignmentGroup.objects.bulk_update(groups[:-1], ["escalation_group"])
+    membership = AssignmentGroup.members.through
+    copy_rows(
+        membership,
+        ["assignmentgroup", "user"],
+        (
+            (group.pk, users[(g * MEMBERS_PER_GROUP + m) % USERS].pk)
+            for g, group in enumerate(groups)
+            for m in range(MEMBERS_PER_GROUP)
+        ),
+    )
+
+    parents = bulk_insert(
+        Category, (Category(name=f"Bench category {i:02d}") for i in range(TOP_CATEGORIES)), keep=True
+    )
+    bulk_insert(
+        Category,
+        (
+            Category(name=f"Subcategory {c}", parent_id=parent.pk)
+            for parent in parents
+            for c in range(CHILDREN_PER_CATEGORY)
+        ),
+    )
+
+    bulk_insert(
+        Service,
+        (
+            Service(
+                slug=f"bench-service-{i}",
+                name=f"Bench service {i:07d}",
+                description=f"Benchmark service number {i}.",
+                owner_group_id=groups[i % GROUPS].pk,
+                criticality=CRITICALITIES[i % len(CRITICALITIES)],
+                downtime_cost_per_hour=(i % 50) * 100,
+            )
+            for i in range(scale)
+        ),
+    )
+
+    calendar = BusinessCalendar.objects.get(name="24x7")
+    first_services = list(Service.objects.order_by("id").values_list("id", flat=True)[:4])
+    categories = [parent.pk for parent in parents[:4]]
+    policies = []
+    for kind, minutes in (("response", 15), ("resolution", 240)):
+        for priority in range(1, 6):
+            policies.append(
+                SlaPolicy(
+                    name=f"Bench {kind} P{priority}",
+                    kind=kind,
+                    priorities=[priority],
+                    target_minutes=minutes * priority,
+                    calendar=calendar,
+                )
+            )
+        # The more specific policies: per service, and per service and category.
+        for n, service_id in enumerate(first_services):
+            policies.append(
+                SlaPolicy(
+                    name=f"Bench {kind} service {n}",
+                    kind=kind,
+                    priorities=[1, 2],
+                    service_id=service_id,
+                    category_id=categories[n] if n % 2 else None,
+                    target_minutes=minutes,
+                    calendar=calendar,
+                )
+            )
+    bulk_insert(SlaPolicy, policies)
+    return {"services": scale, "groups": GROUPS, "users": USERS, "policies": len(policies)}
+
+
+register(
+    Scenario(
+        name="config",
+        default_scale=2_000,
+        seed=seed,
+        description="Configuration lists (services, categories, groups, SLA policies, users) and /readyz.",
+        steps=[
+            Step("services", "/api/v1/services/"),
+            Step("services-200", "/api/v1/services/?page_size=200", requests=100),
+            Step("categories", "/api/v1/categories/"),
+            Step("groups", "/api/v1/groups/"),
+            Step("sla-policies", "/api/v1/sla-policies/"),
+            Step("users", "/api/v1/users/"),
+            Step("readyz", "/readyz", auth=False),
+        ],
+    )
+)
