@@ -76,7 +76,7 @@ def format_table(results: dict[str, Any]) -> str:
         for step in failing:
             statuses = ", ".join(f"{code}: {n}" for code, n in sorted(step["statuses"].items()))
             out.append(f"  {step['scenario']}/{step['step']} (statuses {statuses or 'none'}):")
-            for sample in step["error_samples"]:
+            for sample in sorted(step["error_samples"], key=lambda s: s.get("index") or 0):
                 body = " ".join(str(sample.get("body", "")).split())[:200]
                 target = f"{sample.get('method', '')} {sample.get('path', '')}".strip()
                 out.append(f"    #{sample.get('index')} {target} -> {sample['status']} {body}".rstrip())

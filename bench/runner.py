@@ -46,7 +46,7 @@ ADMIN_USERNAME = "bench-admin"
 MIGRATE_TIMEOUT = 600
 SEED_TIMEOUT = 3600  # a million rows take minutes; this only guards against a hang
 BOOT_TIMEOUT = 60
-LOAD_GRACE = 30  # seconds a load process may overrun its step's time limit before it is killed
+LOAD_GRACE = 45  # seconds a load process may overrun its step's time limit before it is killed
 # Settings the bench decides; the caller's environment must not leak them into the server.
 STRIPPED_ENV = {"ITSM_TESTING", "DEBUG", "EXTRA_MIDDLEWARE", "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS"}
 
