@@ -6,3 +6,9 @@ class IncidentsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "incidents"
+
+    def ready(self) -> None:
+        from communications.registry import register_event_types
+
+        # Events this app emits beyond the ones communications ships rules for.
+        register_event_types("incident.hold_reminder")

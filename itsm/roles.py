@@ -55,6 +55,26 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, list[str]]] = {
 }
 
 
+# The incident practice (object-level rules: incidents.policy).
+_INCIDENT_WORK = {
+    "incidents.incident": ["view", "add", "change"],
+    "incidents.comment": ["view", "add"],
+    "incidents.timelineevent": ["view"],
+    "incidents.incidentsettings": ["view"],
+    "incidents.slaclock": ["view"],
+}
+_INCIDENT_READ = {
+    "incidents.incident": ["view"],
+    "incidents.comment": ["view"],
+    "incidents.timelineevent": ["view"],
+    "incidents.slaclock": ["view"],
+}
+for _role in (SERVICE_DESK_AGENT, RESOLVER, MAJOR_INCIDENT_MANAGER, PROBLEM_MANAGER, INTEGRATION):
+    ROLE_MODEL_PERMISSIONS[_role] |= _INCIDENT_WORK
+ROLE_MODEL_PERMISSIONS[ADMINISTRATOR] |= _INCIDENT_WORK | {"incidents.incidentsettings": ["view", "change"]}
+ROLE_MODEL_PERMISSIONS[READ_ONLY] |= _INCIDENT_READ
+
+
 def sync_role_permissions(apps, schema_editor=None, models: Iterable[str] | None = None) -> None:
     """Create the role groups and grant them ROLE_MODEL_PERMISSIONS (only for `models` if given).
 

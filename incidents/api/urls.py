@@ -1,3 +1,10 @@
-"""API routes of this app (registered under /api/v1/ by itsm.urls)."""
+"""Incident routes under /api/v1/."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter(trailing_slash=True)
+router.register("incidents", views.IncidentViewSet, basename="incident")
+
+urlpatterns = router.urls

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from itsm import exceptions as domain
+
 logger = logging.getLogger(__name__)
 
 
@@ -82,7 +84,17 @@ def error_body(type_: str, detail: str, errors: dict | None = None, **extra) -> 
 
 def exception_handler(exc, context):
     """DRF exception handler producing the single error shape (and never hiding a 500)."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, domain.InvalidTransition):
+        exc = Conflict(
+            exc.detail,
+            code="invalid_transition",
+            extra={"current_state": exc.current_state, "available_transitions": exc.available},
+        )
+    elif isinstance(exc, domain.StaleRecord):
+        exc = PreconditionFailed(exc.detail)
+    elif isinstance(exc, domain.Conflict):
+        exc = Conflict(exc.detail, errors=exc.errors)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
@@ -107,7 +119,8 @@ def exception_handler(exc, context):
             detail = errors["non_field_errors"][0]
         body = error_body("validation_error", detail, errors)
     else:
-        type_ = getattr(exc, "default_code", None) or "error"
+        codes = exc.get_codes()
+        type_ = codes if isinstance(codes, str) else (getattr(exc, "default_code", None) or "error")
         for cls, name in TYPE_BY_CLASS.items():
             if isinstance(exc, cls):
                 type_ = name

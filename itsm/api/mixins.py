@@ -79,12 +79,24 @@ class IdempotentCreateMixin:
 
 
 def compute_etag(obj) -> str:
-    """A strong ETag from the record's version (or last change time)."""
+    """A strong ETag: `"v<version>"` for versioned records, else a hash of the last change time."""
     version = getattr(obj, "version", None)
-    if version is None:
-        updated = getattr(obj, "updated_at", None)
-        version = updated.isoformat() if updated else ""
-    return '"' + hashlib.sha1(f"{type(obj).__name__}:{obj.pk}:{version}".encode()).hexdigest()[:20] + '"'
+    if version is not None:
+        return f'"v{version}"'
+    updated = getattr(obj, "updated_at", None)
+    stamp = updated.isoformat() if updated else ""
+    return '"' + hashlib.sha1(f"{type(obj).__name__}:{obj.pk}:{stamp}".encode()).hexdigest()[:20] + '"'
+
+
+def expected_version(request) -> int | None:
+    """The version an `If-Match: "v<n>"` header names (None without the header); 412 if unparseable."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    value = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not value.startswith("v") or not value[1:].isdigit():
+        raise PreconditionFailed('If-Match does not name a version of this record (expected an ETag like "v3").')
+    return int(value[1:])
 
 
 def check_if_match(request, obj) -> None:

@@ -4,7 +4,7 @@ from .base import TimeStampedModel
 from .calendars import BusinessCalendar, Holiday, WorkingPeriod
 from .config import AssignmentGroup, Category, PriorityMatrixEntry, Service
 from .events import DomainEvent
-from .idempotency import IdempotencyRecord
+from .idempotency import IdempotencyRecord, NumberCounter
 from .sla import SlaPolicy
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "DomainEvent",
     "Holiday",
     "IdempotencyRecord",
+    "NumberCounter",
     "PriorityMatrixEntry",
     "Service",
     "SlaPolicy",

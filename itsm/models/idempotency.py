@@ -20,3 +20,13 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class NumberCounter(models.Model):
+    """Counter for human record numbers where the database has no sequences (SQLite)."""
+
+    kind = models.CharField(max_length=32, primary_key=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value}"

@@ -1,0 +1,196 @@
+"""Incident API representations (API.md "Fields integrators rely on": incident, comment, timeline event)."""
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents import services
+from incidents.choices import Channel, HoldReason, ResolutionCode, Visibility
+from incidents.models import Comment, Incident, TimelineEvent
+from itsm.api.serializers import StrictSerializer
+from itsm.models import AssignmentGroup, Category, Service
+
+User = get_user_model()
+
+LEVEL = [(1, "high"), (2, "medium"), (3, "low")]
+
+
+class SlaClockSerializer(serializers.Serializer):
+    """One SLA clock (API.md "SLA clock")."""
+
+    policy = serializers.IntegerField()
+    kind = serializers.CharField()
+    stage = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.IntegerField()
+    paused_seconds = serializers.IntegerField()
+    remaining_seconds = serializers.IntegerField()
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """The incident as integrators read it."""
+
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    problem = serializers.SerializerMethodField()
+    major_incident = serializers.SerializerMethodField()
+    available_transitions = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+    watchers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "number",
+            "title",
+            "description",
+            "state",
+            "impact",
+            "urgency",
+            "priority",
+            "channel",
+            "service",
+            "category",
+            "caller",
+            "caller_name",
+            "caller_email",
+            "assignment_group",
+            "assignee",
+            "watchers",
+            "tags",
+            "hold_reason",
+            "resolution_code",
+            "resolution_notes",
+            "parent",
+            "problem",
+            "major_incident",
+            "dedup_key",
+            "alert_count",
+            "alert_source",
+            "alert_first_seen_at",
+            "alert_last_seen_at",
+            "opened_at",
+            "responded_at",
+            "resolved_at",
+            "closed_at",
+            "updated_at",
+            "reassignment_count",
+            "reopen_count",
+            "version",
+            "available_transitions",
+            "sla",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_problem(self, obj) -> int | None:
+        return getattr(obj, "problem_id", None)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_major_incident(self, obj) -> int | None:
+        return getattr(obj, "major_incident_id", None)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_available_transitions(self, obj) -> list[str]:
+        request = self.context.get("request")
+        return services.available_transitions(obj, request.user) if request else []
+
+    @extend_schema_field(SlaClockSerializer(many=True))
+    def get_sla(self, obj) -> list[dict]:
+        from incidents.sla import clocks_for_api
+
+        return clocks_for_api(obj)
+
+    @extend_schema_field(serializers.DictField(child=serializers.URLField()))
+    def get_links(self, obj) -> dict[str, str]:
+        request = self.context.get("request")
+        base = reverse("incident-detail", args=[obj.pk])
+        links = {
+            "self": base,
+            "transitions": f"{base}transitions/",
+            "comments": f"{base}comments/",
+            "timeline": f"{base}timeline/",
+            "console": reverse("admin:incidents_incident_change", args=[obj.pk]),
+        }
+        if request is not None:
+            links = {k: request.build_absolute_uri(v) for k, v in links.items()}
+        return links
+
+
+class IncidentWriteSerializer(StrictSerializer):
+    """Body of POST /incidents/ and PATCH /incidents/{id}/ (state is changed by transitions only)."""
+
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), allow_null=True, required=False
+    )
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
+    impact = serializers.ChoiceField(choices=LEVEL, required=False)
+    urgency = serializers.ChoiceField(choices=LEVEL, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    caller = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
+    caller_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+    caller_email = serializers.EmailField(allow_blank=True, required=False)
+    assignment_group = serializers.PrimaryKeyRelatedField(
+        queryset=AssignmentGroup.objects.all(), allow_null=True, required=False
+    )
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
+    parent = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all(), allow_null=True, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+    watchers = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.partial:
+            # Channel and watchers are set at creation; later, watchers have their own calls.
+            self.fields.pop("channel")
+            self.fields.pop("watchers")
+
+
+class TransitionBodySerializer(StrictSerializer):
+    """Union of the transition bodies; which fields a transition takes is checked by the service."""
+
+    assignment_group = serializers.PrimaryKeyRelatedField(queryset=AssignmentGroup.objects.all(), required=False)
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+    hold_reason = serializers.ChoiceField(choices=HoldReason.choices, required=False)
+    resolution_code = serializers.ChoiceField(choices=ResolutionCode.choices, required=False)
+    resolution_notes = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class TransitionInfoSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    required_fields = serializers.ListField(child=serializers.CharField())
+    optional_fields = serializers.ListField(child=serializers.CharField())
+    url = serializers.CharField()
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
+    body = serializers.CharField(max_length=100_000)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "body", "visibility", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class CommentWriteSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=100_000)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "type", "actor", "at", "data"]
+        read_only_fields = fields

@@ -1,0 +1,76 @@
+"""Explicit FilterSet of the incident list (API.md "Filtering and ordering")."""
+
+import re
+
+import django_filters
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+
+from incidents.choices import Channel, IncidentState
+from incidents.models import Incident
+from itsm.api.filters import CommaSeparatedFilter
+from itsm.models import Service
+
+NUMBER_RE = re.compile(r"^(INC)?0*(\d{1,12})$", re.IGNORECASE)
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    state = CommaSeparatedFilter(choices=IncidentState.choices)
+    priority = CommaSeparatedFilter(choices=[1, 2, 3, 4, 5], coerce=int)
+    impact = CommaSeparatedFilter(choices=[1, 2, 3], coerce=int)
+    urgency = CommaSeparatedFilter(choices=[1, 2, 3], coerce=int)
+    channel = CommaSeparatedFilter(choices=Channel.choices)
+    service = CommaSeparatedFilter(method="filter_service", label="Comma-separated service slugs")
+    category = CommaSeparatedFilter(field_name="category_id", coerce=int)
+    assignment_group = CommaSeparatedFilter(field_name="assignment_group_id", coerce=int)
+    assignee = CommaSeparatedFilter(
+        method="filter_assignee", label="Comma-separated user ids; `me` for yourself, `none` for unassigned"
+    )
+    caller = django_filters.NumberFilter(field_name="caller_id")
+    parent = django_filters.NumberFilter(field_name="parent_id")
+    dedup_key = django_filters.CharFilter()
+    from_monitoring = django_filters.BooleanFilter(method="filter_from_monitoring")
+    opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    q = django_filters.CharFilter(method="search", label="Text search on number, title and description")
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def filter_service(self, queryset, name, value):
+        slugs = list(value)
+        found = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
+        unknown = [s for s in slugs if s not in found]
+        if unknown:
+            raise ValidationError({"service": [f"Unknown service(s): {', '.join(unknown)}."]})
+        return queryset.filter(service_id__in=found.values())
+
+    def filter_assignee(self, queryset, name, value):
+        ids, unassigned = [], False
+        for item in value:
+            if item == "me":
+                ids.append(self.request.user.pk)
+            elif item == "none":
+                unassigned = True
+            elif item.isdigit():
+                ids.append(int(item))
+            else:
+                raise ValidationError({"assignee": [f"'{item}' is not a user id, 'me' or 'none'."]})
+        condition = Q(assignee_id__in=ids) if ids else Q(pk__in=[])
+        if unassigned:
+            condition |= Q(assignee__isnull=True)
+        return queryset.filter(condition)
+
+    def filter_from_monitoring(self, queryset, name, value):
+        monitoring = Q(channel=Channel.MONITORING) | ~Q(dedup_key="")
+        return queryset.filter(monitoring) if value else queryset.exclude(monitoring)
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        match = NUMBER_RE.match(value)
+        if match:
+            number = f"INC{int(match.group(2)):07d}"
+            return queryset.filter(Q(number=number) | Q(title__icontains=value))
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))

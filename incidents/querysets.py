@@ -1,0 +1,27 @@
+"""Domain-named queries over incidents."""
+
+from django.db import models
+from django.db.models import Q
+
+from incidents.choices import OPEN_STATES
+from itsm import roles
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self) -> "IncidentQuerySet":
+        return self.filter(state__in=OPEN_STATES)
+
+    def for_agent(self, user) -> "IncidentQuerySet":
+        """'My work': open incidents assigned to the user, and their groups' unassigned ones."""
+        group_ids = roles.group_ids(user)
+        return self.open().filter(Q(assignee=user) | Q(assignee__isnull=True, assignment_group_id__in=group_ids))
+
+    def in_groups_of(self, user) -> "IncidentQuerySet":
+        return self.filter(assignment_group_id__in=roles.group_ids(user))
+
+    def unassigned(self) -> "IncidentQuerySet":
+        return self.filter(assignee__isnull=True)
+
+    def for_list(self) -> "IncidentQuerySet":
+        """What a list page renders, in a constant number of queries."""
+        return self.select_related("service", "assignment_group", "assignee")

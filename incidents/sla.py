@@ -1,0 +1,509 @@
+"""SLA clocks of incidents: attach, replay on every transition, fire warnings and breaches once.
+
+How a clock is computed (DOMAIN.md section 3)
+---------------------------------------------
+A clock is a pure function of its policy (kind, target, pause states, thresholds), the policy's
+business calendar and the incident's state history, which the timeline records (`transition`
+events with their times). `replay()` walks that history from the clock's start:
+
+* time in a pause state (default `on_hold`) accumulates as paused business time;
+* the response clock stops at the first state after `new` (first response: `start`, or a
+  resolve or cancel straight from `new`);
+* the resolution clock stops at `resolved`; a later `reopen` continues it with its elapsed time;
+  `closed` ends it for good;
+* `cancelled` cancels both;
+* any other time counts as elapsed business time; the breach moment is the exact instant the
+  elapsed time reaches the target (`businesstime.add`), even if nobody looks then.
+
+Because replay starts at the clock's `started_at`, a priority/service/category change that
+re-attaches clocks starts the new ones retroactively at `opened_at` with the right paused time.
+
+Which policy applies: among active policies of a kind whose priorities include the incident's,
+whose service is empty or the incident's, and whose category is empty or the incident's
+category (or its parent), the most specific wins: service and category > service > category >
+neither; ties go to the oldest policy (lowest id).
+
+Firing: each clock stores `next_check_at`, the moment its next warning or its breach is due. An
+ETA task is scheduled for moments within the hour, and a beat sweep every minute fires whatever
+is due, so a lost message delays an action by at most one sweep. `fire_due` locks the clock row
+and records fired thresholds, so each warning and the breach fire exactly once.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from incidents import events
+from incidents.choices import IncidentState, TimelineType
+from incidents.models import Incident, SlaClock, TimelineEvent
+from incidents.models.sla import LIVE_STAGES, ClockStage
+from itsm import businesstime
+from itsm.choices import SlaKind
+from itsm.models import BusinessCalendar, SlaPolicy
+from itsm.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+ETA_HORIZON = timedelta(hours=1)  # further than this, the minute sweep is the scheduler
+DEFAULT_ACTIONS = {"warning": ["notify_assignee"], "breach": ["notify_assignee", "notify_group_manager"]}
+
+CALENDAR_PREFETCH = Prefetch(
+    "policy__calendar", queryset=BusinessCalendar.objects.prefetch_related("working_periods", "holidays")
+)
+# Related lookups the API prefetches to render `sla` without a query per incident.
+API_PREFETCH = [
+    Prefetch(
+        "sla_clocks",
+        queryset=SlaClock.objects.select_related("policy").prefetch_related(CALENDAR_PREFETCH).order_by("id"),
+    )
+]
+
+
+# --- policy matching ------------------------------------------------------------------------------
+def _specificity(policy: SlaPolicy) -> int:
+    return (2 if policy.service_id else 0) + (1 if policy.category_id else 0)
+
+
+def matching_policy(incident: Incident, kind: str, policies: list[SlaPolicy] | None = None) -> SlaPolicy | None:
+    """The policy of `kind` that applies to `incident` now (see the module docstring for the rule)."""
+    if policies is None:
+        policies = list(SlaPolicy.objects.filter(active=True, kind=kind).order_by("id"))
+    categories = {incident.category_id}
+    if incident.category_id and incident.category.parent_id:
+        categories.add(incident.category.parent_id)
+    candidates = [
+        p
+        for p in policies
+        if p.kind == kind
+        and p.active
+        and incident.priority in (p.priorities or [])
+        and (p.service_id is None or p.service_id == incident.service_id)
+        and (p.category_id is None or p.category_id in categories)
+    ]
+    if not candidates:
+        return None
+    return sorted(candidates, key=lambda p: (-_specificity(p), p.pk))[0]
+
+
+# --- history and replay ---------------------------------------------------------------------------
+Interval = tuple[str, datetime, datetime | None]
+
+
+def state_history(incident: Incident) -> list[Interval]:
+    """(state, from, to) intervals since opening, from the timeline's transition events."""
+    history: list[Interval] = []
+    state, since = IncidentState.NEW.value, incident.opened_at
+    rows = TimelineEvent.objects.filter(incident=incident, type=TimelineType.TRANSITION).order_by("id")
+    for at, data in rows.values_list("at", "data"):
+        history.append((state, since, at))
+        state, since = data["to"], at
+    history.append((state, since, None))
+    return history
+
+
+@dataclass
+class ClockState:
+    """The result of a replay: what to store on the clock."""
+
+    stage: str
+    elapsed: timedelta = timedelta(0)  # business time banked up to running_since (or the stop/pause)
+    paused: timedelta = timedelta(0)
+    running_since: datetime | None = None
+    paused_since: datetime | None = None
+    breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+    cancelled: bool = False
+    events: list[tuple[str, datetime]] = field(default_factory=list)  # (event, at) in order
+
+
+def _stops(kind: str, state: str, is_last: bool) -> bool:
+    if kind == SlaKind.RESPONSE:
+        return state != IncidentState.NEW
+    return state == IncidentState.CLOSED or (state == IncidentState.RESOLVED and is_last)
+
+
+def replay(
+    kind: str,
+    target: timedelta,
+    pause_states: list[str],
+    calendar: businesstime.Calendar,
+    started_at: datetime,
+    history: list[Interval],
+    now: datetime,
+) -> ClockState:
+    """Recompute a clock from the incident's state history (pure: no database)."""
+    result = ClockState(stage=ClockStage.RUNNING)
+    was_paused = False
+    for state, begin, end in history:
+        if end is not None and end <= started_at:
+            continue  # before this clock existed
+        begin = max(begin, started_at)
+        if begin > now:
+            break
+        current = end is None or end > now  # the state the incident is in now
+        until = now if current else end
+        if state == IncidentState.CANCELLED:
+            result.stage, result.stopped_at, result.cancelled = ClockStage.CANCELLED, begin, True
+            result.events.append(("cancelled", begin))
+            return result
+        if _stops(kind, state, current):
+            result.stopped_at = begin
+            result.stage = ClockStage.BREACHED if result.breached_at else ClockStage.MET
+            result.events.append(("breached" if result.breached_at else "met", begin))
+            return result
+        if state == IncidentState.RESOLVED:
+            continue  # resolved, then reopened: that time is neither elapsed nor paused
+        if state in pause_states:
+            if not was_paused:
+                result.events.append(("paused", begin))
+            was_paused = True
+            result.paused += businesstime.elapsed(calendar, begin, until)
+            if current:
+                result.stage, result.paused_since = ClockStage.PAUSED, begin
+            continue
+        if was_paused:
+            result.events.append(("resumed", begin))
+            was_paused = False
+        if current:
+            result.running_since = begin
+            break
+        segment = businesstime.elapsed(calendar, begin, until)
+        if result.breached_at is None and result.elapsed + segment >= target:
+            result.breached_at = businesstime.add(calendar, begin, target - result.elapsed)
+        result.elapsed += segment
+    if result.running_since is not None and result.breached_at is None:
+        if result.elapsed + businesstime.elapsed(calendar, result.running_since, now) >= target:
+            result.breached_at = businesstime.add(calendar, result.running_since, target - result.elapsed)
+    if result.breached_at is not None and result.stage == ClockStage.RUNNING:
+        result.stage = ClockStage.BREACHED
+    return result
+
+
+# --- the clock record ---------------------------------------------------------------------------
+def _calendar(clock: SlaClock) -> businesstime.Calendar:
+    return clock.policy.calendar.to_businesstime()
+
+
+def current_elapsed(clock: SlaClock, now: datetime | None = None) -> timedelta:
+    """Business time elapsed on a clock up to `now` (frozen while paused or stopped)."""
+    elapsed = timedelta(seconds=clock.elapsed_seconds)
+    if clock.running_since is not None and clock.stopped_at is None and clock.stage != ClockStage.CANCELLED:
+        elapsed += businesstime.elapsed(_calendar(clock), clock.running_since, now or timezone.now())
+    return elapsed
+
+
+def _next_check(clock: SlaClock, now: datetime) -> datetime | None:
+    """When this clock's next warning or breach is due (None when nothing is pending or it is not running)."""
+    if clock.running_since is None or clock.stopped_at is not None or clock.stage == ClockStage.CANCELLED:
+        return None
+    calendar = _calendar(clock)
+    target = timedelta(seconds=clock.target_seconds)
+    banked = timedelta(seconds=clock.elapsed_seconds)
+    pending = [t for t in clock.policy.warning_thresholds or [] if t not in clock.warnings_fired]
+    moments = []
+    for threshold in pending:
+        at = target * threshold / 100
+        moments.append(businesstime.add(calendar, clock.running_since, max(at - banked, timedelta(0))))
+    if not clock.breach_fired:
+        moments.append(clock.breached_at or businesstime.add(calendar, clock.running_since, target - banked))
+    return min(moments) if moments else None
+
+
+def _store(clock: SlaClock, state: ClockState, now: datetime) -> None:
+    clock.stage = state.stage
+    clock.elapsed_seconds = state.elapsed.total_seconds()
+    clock.paused_seconds = state.paused.total_seconds()
+    clock.running_since = state.running_since
+    clock.paused_since = state.paused_since
+    clock.stopped_at = state.stopped_at
+    clock.breached_at = state.breached_at
+    target = timedelta(seconds=clock.target_seconds)
+    if state.running_since is not None:
+        clock.due_at = state.breached_at or businesstime.add(
+            _calendar(clock), state.running_since, target - state.elapsed
+        )
+    elif state.stopped_at is not None:
+        clock.due_at = state.breached_at or clock.due_at
+    else:
+        clock.due_at = None  # paused: recomputed on resume
+    clock.next_check_at = _next_check(clock, now)
+
+
+def _schedule(clock: SlaClock, now: datetime) -> None:
+    if clock.next_check_at is not None and clock.next_check_at - now <= ETA_HORIZON:
+        from incidents.tasks import check_sla_clock
+
+        enqueue_on_commit(check_sla_clock, clock.pk, eta=max(clock.next_check_at, now))
+
+
+def _recompute(
+    clock: SlaClock, incident: Incident, history: list[Interval], actor, now: datetime, *, retroactive: bool = False
+) -> None:
+    """Replay one clock, store it, write timeline events for what changed, fire what is due."""
+    watermark = clock.updated_at  # the previous replay: history after it is news
+    state = replay(
+        clock.kind,
+        timedelta(seconds=clock.target_seconds),
+        clock.policy.pause_states or [],
+        _calendar(clock),
+        clock.started_at,
+        history,
+        now,
+    )
+    _store(clock, state, now)
+    if clock.pk is None:
+        if retroactive:
+            # Warnings that passed before this clock existed are recorded as passed, not announced.
+            percent = current_elapsed(clock, now) / timedelta(seconds=clock.target_seconds) * 100
+            clock.warnings_fired = [t for t in clock.policy.warning_thresholds or [] if t <= percent]
+            clock.next_check_at = _next_check(clock, now)
+        clock.save()
+        events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="started", at=clock.started_at)
+    else:
+        for name, at in state.events:
+            if name in ("paused", "resumed", "met", "cancelled") and at > watermark:
+                events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at)
+        clock.save()
+    _fire(clock, incident, now)
+    _schedule(clock, now)
+
+
+# --- entry points called by incidents.services ----------------------------------------------------
+def _live_clocks(incident: Incident):
+    return (
+        SlaClock.objects.select_for_update(of=("self",))
+        .filter(incident=incident, stage__in=LIVE_STAGES, stopped_at__isnull=True)
+        .select_related("policy")
+        .prefetch_related(CALENDAR_PREFETCH)
+    )
+
+
+def _policy_with_calendar(policy: SlaPolicy) -> SlaPolicy:
+    return (
+        SlaPolicy.objects.select_related("calendar")
+        .prefetch_related("calendar__working_periods", "calendar__holidays")
+        .get(pk=policy.pk)
+    )
+
+
+def attach_clocks(
+    incident: Incident, actor, *, kinds=(SlaKind.RESPONSE, SlaKind.RESOLUTION), retroactive: bool = False
+) -> list[SlaClock]:
+    """Attach the matching clock of each kind, started at `opened_at`."""
+    now = timezone.now()
+    policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
+    history = state_history(incident)
+    attached = []
+    for kind in kinds:
+        policy = matching_policy(incident, kind, policies)
+        if policy is None:
+            continue
+        policy = _policy_with_calendar(policy)
+        clock = SlaClock(
+            incident=incident,
+            policy=policy,
+            kind=kind,
+            target_seconds=policy.target_minutes * 60,
+            started_at=incident.opened_at,
+        )
+        _recompute(clock, incident, history, actor, now, retroactive=retroactive)
+        attached.append(clock)
+    return attached
+
+
+def policy_inputs_changed(incident: Incident, actor) -> None:
+    """Priority, service or category changed: replace live clocks whose policy no longer applies.
+
+    The old clock is cancelled (kept for history); the new one starts retroactively at `opened_at`.
+    Clocks that already stopped (a met response) are history and stay as they are.
+    """
+    now = timezone.now()
+    policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
+    live = {clock.kind: clock for clock in _live_clocks(incident)}
+    stopped_kinds = set(
+        SlaClock.objects.filter(incident=incident, stopped_at__isnull=False)
+        .exclude(stage=ClockStage.CANCELLED)
+        .values_list("kind", flat=True)
+    )
+    to_attach = []
+    for kind in (SlaKind.RESPONSE, SlaKind.RESOLUTION):
+        best = matching_policy(incident, kind, policies)
+        clock = live.get(kind)
+        if clock is not None and best is not None and clock.policy_id == best.pk:
+            continue
+        if clock is not None:
+            _cancel(clock, incident, actor, now, reason="policy_changed")
+        elif kind in stopped_kinds:
+            continue
+        if best is not None and incident.state not in (IncidentState.CLOSED, IncidentState.CANCELLED):
+            to_attach.append(kind)
+    if to_attach:
+        attach_clocks(incident, actor, kinds=to_attach, retroactive=True)
+
+
+def _cancel(clock: SlaClock, incident: Incident, actor, now: datetime, reason: str) -> None:
+    clock.stage = ClockStage.CANCELLED
+    clock.stopped_at = now
+    clock.running_since = None
+    clock.next_check_at = None
+    clock.cancelled_reason = reason
+    clock.save()
+    events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="cancelled")
+
+
+def state_changed(incident: Incident, actor, transition: str, source: str) -> None:
+    """After a transition: replay every live clock (and the resolution clock again on reopen)."""
+    now = timezone.now()
+    history = state_history(incident)
+    clocks = list(_live_clocks(incident))
+    if transition == "reopen":
+        last = (
+            SlaClock.objects.select_for_update(of=("self",))
+            .filter(incident=incident, kind=SlaKind.RESOLUTION, stopped_at__isnull=False)
+            .exclude(stage=ClockStage.CANCELLED)
+            .select_related("policy")
+            .prefetch_related(CALENDAR_PREFETCH)
+            .order_by("-id")
+            .first()
+        )
+        if last is not None and not any(c.kind == SlaKind.RESOLUTION for c in clocks):
+            last.stopped_at = None
+            clocks.append(last)
+            events.sla(incident, actor, policy=last.policy_id, kind=last.kind, event="resumed", at=now)
+    for clock in clocks:
+        _recompute(clock, incident, history, actor, now)
+
+
+# --- warnings and breaches -------------------------------------------------------------------------
+def _fire(clock: SlaClock, incident: Incident, now: datetime) -> None:
+    """Fire due warnings and the breach that have not fired yet (caller holds the clock's row lock)."""
+    if clock.stage == ClockStage.CANCELLED:
+        return
+    target = timedelta(seconds=clock.target_seconds)
+    percent = current_elapsed(clock, now) / target * 100
+    fired_any = False
+    for threshold in clock.policy.warning_thresholds or []:
+        if threshold in clock.warnings_fired or percent < threshold:
+            continue
+        clock.warnings_fired = [*clock.warnings_fired, threshold]
+        fired_any = True
+        events.sla(incident, None, policy=clock.policy_id, kind=clock.kind, event="warning", percent=threshold)
+        _run_actions(clock, incident, str(threshold), "warning", threshold)
+    if clock.breached_at is None and clock.stopped_at is None and percent >= 100:
+        running_since = clock.running_since or now
+        clock.breached_at = businesstime.add(
+            _calendar(clock), running_since, target - timedelta(seconds=clock.elapsed_seconds)
+        )
+    if clock.breached_at is not None and not clock.breach_fired:
+        clock.breach_fired = True
+        fired_any = True
+        if clock.stopped_at is None:
+            clock.stage = ClockStage.BREACHED
+        events.sla(
+            incident, None, policy=clock.policy_id, kind=clock.kind, event="breached", percent=100, at=clock.breached_at
+        )
+        _run_actions(clock, incident, "breach", "breach", 100)
+    if fired_any:
+        clock.next_check_at = _next_check(clock, now)
+        clock.save()
+
+
+def _run_actions(clock: SlaClock, incident: Incident, key: str, trigger: str, percent: int) -> None:
+    """The policy's actions for a threshold (or 'breach'); notifications go through the outbox."""
+    from incidents import notify, services
+
+    actions = (
+        (clock.policy.actions or {}).get(key) or (clock.policy.actions or {}).get(trigger) or DEFAULT_ACTIONS[trigger]
+    )
+    system = services.system_user()
+    recipients: list[str] = []
+    for action in actions:
+        if isinstance(action, dict) and "notify_users" in action:
+            recipients.extend(f"user:{uid}" for uid in action["notify_users"])
+        elif action in ("notify_assignee", "notify_group", "notify_group_manager"):
+            recipients.append(action.removeprefix("notify_"))
+        elif action == "reassign_escalation_group":
+            services.escalate(incident, actor=system, reason=f"SLA {clock.kind} {trigger} at {percent}%")
+        elif action == "raise_priority":
+            services.raise_priority(incident, actor=system, reason=f"SLA {clock.kind} {trigger}")
+    event = "sla.warning" if trigger == "warning" else "sla.breached"
+    notify.incident_event(
+        event,
+        incident,
+        system,
+        extra={
+            "sla": {
+                "policy": clock.policy_id,
+                "policy_name": clock.policy.name,
+                "kind": clock.kind,
+                "percent": percent,
+                "due_at": clock.due_at.isoformat() if clock.due_at else None,
+                "breached_at": clock.breached_at.isoformat() if clock.breached_at else None,
+                "notify": recipients,
+            }
+        },
+        recipients=recipients,
+    )
+
+
+def fire_due(clock_id: int, now: datetime | None = None) -> bool:
+    """Fire whatever is due on one clock, exactly once (ETA task and sweep both call this)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        clock = (
+            SlaClock.objects.select_for_update(of=("self",))
+            .filter(pk=clock_id)
+            .select_related("policy", "incident")
+            .prefetch_related(CALENDAR_PREFETCH)
+            .first()
+        )
+        if clock is None or clock.next_check_at is None or clock.next_check_at > now:
+            return False  # stale message: already fired, paused, stopped or rescheduled
+        _fire(clock, clock.incident, now)
+        clock.next_check_at = _next_check(clock, now)
+        clock.save(update_fields=["next_check_at", "updated_at"])
+        _schedule(clock, now)
+        return True
+
+
+def due_clock_ids(now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Ids of clocks whose next warning or breach has come (uses the partial index slaclock_due)."""
+    now = now or timezone.now()
+    return list(
+        SlaClock.objects.filter(next_check_at__isnull=False, next_check_at__lte=now)
+        .order_by("next_check_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+# --- read side --------------------------------------------------------------------------------------
+def clock_view(clock: SlaClock, now: datetime | None = None) -> dict:
+    """A clock as API.md's "SLA clock" (times to the second; remaining frozen while paused)."""
+    now = now or timezone.now()
+    elapsed = current_elapsed(clock, now)
+    target = timedelta(seconds=clock.target_seconds)
+    remaining = max(target - elapsed, timedelta(0))
+    return {
+        "policy": clock.policy_id,
+        "policy_name": clock.policy.name,
+        "kind": clock.kind,
+        "stage": clock.stage,
+        "started_at": clock.started_at,
+        "due_at": clock.due_at if clock.stage != ClockStage.PAUSED else None,
+        "breached_at": clock.breached_at,
+        "stopped_at": clock.stopped_at,
+        "elapsed_seconds": int(elapsed.total_seconds()),
+        "paused_seconds": int(clock.paused_seconds),
+        "remaining_seconds": int(remaining.total_seconds()),
+        "percent": round(elapsed / target * 100, 1),
+    }
+
+
+def clocks_for_api(incident: Incident) -> list[dict]:
+    """Every clock of the incident, cancelled ones included (uses API_PREFETCH when present)."""
+    now = timezone.now()
+    return [clock_view(clock, now) for clock in incident.sla_clocks.all()]
