@@ -120,6 +120,11 @@ def register(scenario: Scenario) -> Scenario:
     return scenario
 
 
+def unregister(name: str) -> None:
+    """Remove a scenario (tests register throw-away ones)."""
+    _SCENARIOS.pop(name, None)
+
+
 def discover() -> dict[str, Scenario]:
     """Import every module in bench/scenarios/ and return the registry (name -> scenario)."""
     from bench import scenarios
