@@ -81,6 +81,11 @@ def format_table(results: dict[str, Any]) -> str:
                 target = f"{sample.get('method', '')} {sample.get('path', '')}".strip()
                 out.append(f"    #{sample.get('index')} {target} -> {sample['status']} {body}".rstrip())
 
+    load = results.get("load_average")
+    if load:
+        before, after = (" ".join(f"{v:.2f}" for v in load[key]) for key in ("before", "after"))
+        out.append(f"\nLoad average (1/5/15 min) on {results.get('cpus')} CPUs: before {before}, after {after}")
+
     rss = results.get("peak_rss_kb") or {}
     if rss:
         out.append("\nPeak RSS (VmHWM):")

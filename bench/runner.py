@@ -336,6 +336,8 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     scenarios = select_scenarios(options.scenarios)
     started_at = datetime.now(UTC)
+    # Other work on the machine skews the numbers: the load averages say how much there was.
+    load_before = os.getloadavg()
     env = server_env(options.db_name)
 
     with work_dir() as scratch:
@@ -407,6 +409,7 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
         "options": options_dict,
         "database": options.db_name,
         "cpus": os.cpu_count(),
+        "load_average": {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]},
         "scenarios": [
             {
                 "name": s.name,
