@@ -6,14 +6,19 @@ Each queued notification is also recorded on the incident's timeline (`notified`
 """
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from incidents import events
 from incidents.models import Incident
 
 
 def incident_url(incident: Incident) -> str:
-    return settings.ITSM_SITE_URL.rstrip("/") + reverse("admin:incidents_incident_change", args=[incident.pk])
+    """The incident's page in the console (its API URL if the console is not installed)."""
+    try:
+        path = reverse("admin:incidents_incident_change", args=[incident.pk])
+    except NoReverseMatch:
+        path = reverse("incident-detail", args=[incident.pk])
+    return settings.ITSM_SITE_URL.rstrip("/") + path
 
 
 def incident_context(incident: Incident) -> dict:

@@ -269,7 +269,11 @@ def run_transition(
         raise InvalidTransition(incident.number, name, incident.state, available_transitions(incident, actor))
 
     unknown = set(payload) - set(TRANSITION_FIELDS[name])
-    missing = [f for f, required in TRANSITION_FIELDS[name].items() if required and payload.get(f) in (None, "")]
+    missing = [
+        f
+        for f, required in TRANSITION_FIELDS[name].items()
+        if required and (payload.get(f) is None or (isinstance(payload[f], str) and not payload[f].strip()))
+    ]
     errors = {f: ["This field is required."] for f in missing}
     errors.update({f: [f"Not a field of '{name}'."] for f in unknown})
     if name == "hold" and payload.get("hold_reason") and payload["hold_reason"] not in HoldReason.values:

@@ -1,7 +1,7 @@
 """Incident API representations (API.md "Fields integrators rely on": incident, comment, timeline event)."""
 
 from django.contrib.auth import get_user_model
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -30,6 +30,13 @@ class SlaClockSerializer(serializers.Serializer):
     elapsed_seconds = serializers.IntegerField()
     paused_seconds = serializers.IntegerField()
     remaining_seconds = serializers.IntegerField()
+
+
+def _console_path(incident) -> str | None:
+    try:
+        return reverse("admin:incidents_incident_change", args=[incident.pk])
+    except NoReverseMatch:
+        return None
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -117,8 +124,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             "transitions": f"{base}transitions/",
             "comments": f"{base}comments/",
             "timeline": f"{base}timeline/",
-            "console": reverse("admin:incidents_incident_change", args=[obj.pk]),
         }
+        if console := _console_path(obj):
+            links["console"] = console
         if request is not None:
             links = {k: request.build_absolute_uri(v) for k, v in links.items()}
         return links
@@ -126,6 +134,8 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentWriteSerializer(StrictSerializer):
     """Body of POST /incidents/ and PATCH /incidents/{id}/ (state is changed by transitions only)."""
+
+    read_only_names = frozenset(IncidentSerializer.Meta.fields)
 
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)

@@ -169,6 +169,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         pagination_class=TimelineCursorPagination,
         filterset_class=None,
         ordering_fields=["id"],
+        ordering=["id"],
     )
     def timeline(self, request, pk=None):
         """The append-only history, oldest first."""

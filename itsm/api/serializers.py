@@ -4,7 +4,13 @@ from rest_framework import serializers
 
 
 class StrictFieldsMixin:
-    """Reject fields the resource does not accept, naming each, instead of silently dropping them."""
+    """Reject fields the resource does not accept, naming each, instead of silently dropping them.
+
+    `read_only_names` lists fields a client may have read from the resource but cannot write
+    (e.g. `state`, changed only by transitions): they get "read-only" rather than "unknown".
+    """
+
+    read_only_names: frozenset[str] = frozenset()
 
     def to_internal_value(self, data):
         errors = {}
@@ -13,7 +19,7 @@ class StrictFieldsMixin:
             for name in data:
                 if name in writable:
                     continue
-                if name in self.fields:
+                if name in self.fields or name in self.read_only_names:
                     errors[name] = ["This field is read-only."]
                 else:
                     errors[name] = ["Unknown field."]
