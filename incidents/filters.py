@@ -3,11 +3,12 @@
 import re
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
 from incidents.choices import Channel, IncidentState
-from incidents.models import Incident
+from incidents.models import Incident, SlaClock
+from incidents.models.sla import LIVE_STAGES, ClockStage
 from itsm.api.filters import CommaSeparatedFilter
 from itsm.models import Service
 
@@ -34,6 +35,11 @@ class IncidentFilterSet(django_filters.FilterSet):
     opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     q = django_filters.CharFilter(method="search", label="Text search on number, title and description")
+    sla_breached = django_filters.BooleanFilter(method="filter_sla_breached", label="Has a breached SLA clock")
+    sla_due_before = django_filters.IsoDateTimeFilter(
+        method="filter_sla_due_before", label="A live SLA clock is due before this moment"
+    )
+    sla_paused = django_filters.BooleanFilter(method="filter_sla_paused", label="Has a paused SLA clock")
 
     class Meta:
         model = Incident
@@ -66,6 +72,23 @@ class IncidentFilterSet(django_filters.FilterSet):
     def filter_from_monitoring(self, queryset, name, value):
         monitoring = Q(channel=Channel.MONITORING) | ~Q(dedup_key="")
         return queryset.filter(monitoring) if value else queryset.exclude(monitoring)
+
+    def filter_sla_breached(self, queryset, name, value):
+        breached = Exists(SlaClock.objects.filter(incident=OuterRef("pk"), breached_at__isnull=False))
+        return queryset.filter(breached if value else ~breached)
+
+    def filter_sla_due_before(self, queryset, name, value):
+        return queryset.filter(
+            Exists(
+                SlaClock.objects.filter(
+                    incident=OuterRef("pk"), stage__in=LIVE_STAGES, stopped_at__isnull=True, due_at__lt=value
+                )
+            )
+        )
+
+    def filter_sla_paused(self, queryset, name, value):
+        paused = Exists(SlaClock.objects.filter(incident=OuterRef("pk"), stage=ClockStage.PAUSED))
+        return queryset.filter(paused if value else ~paused)
 
     def search(self, queryset, name, value):
         value = value.strip()

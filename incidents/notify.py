@@ -90,8 +90,9 @@ def incident_event(
     context = {"incident": incident_context(incident), **(extra or {})}
     if actor is not None and getattr(actor, "pk", None):
         context["actor"] = {"id": actor.pk, "name": actor.get_full_name() or actor.get_username()}
-    kwargs = {"recipients": recipients} if recipients else {}
-    notifications = emit(event_type, subject_for(incident), context, actor=actor, public=public, **kwargs)
+    if recipients:
+        context["recipients"] = recipients
+    notifications = emit(event_type, subject_for(incident), context, actor=actor, public=public)
     for notification in notifications:
         events.notified(incident, event=event_type, channel=notification.channel, recipient=notification.recipient)
     return notifications

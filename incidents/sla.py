@@ -255,7 +255,8 @@ def _recompute(
         now,
     )
     _store(clock, state, now)
-    if clock.pk is None:
+    is_new = clock.pk is None
+    if is_new:
         if retroactive:
             # Warnings that passed before this clock existed are recorded as passed, not announced.
             percent = current_elapsed(clock, now) / timedelta(seconds=clock.target_seconds) * 100
@@ -263,12 +264,12 @@ def _recompute(
             clock.next_check_at = _next_check(clock, now)
         clock.save()
         events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="started", at=clock.started_at)
-    else:
+    _fire(clock, incident, now)  # warnings reached before this change come before it on the timeline
+    if not is_new:
         for name, at in state.events:
             if name in ("paused", "resumed", "met", "cancelled") and at > watermark:
                 events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at)
         clock.save()
-    _fire(clock, incident, now)
     _schedule(clock, now)
 
 

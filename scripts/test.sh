@@ -22,4 +22,4 @@ export DATABASE_URL="${INTEGRATION_DATABASE_URL:-postgres://postgres@127.0.0.1:5
 export CELERY_BROKER_URL="${INTEGRATION_BROKER_URL:-redis://127.0.0.1:6379/15}"
 export REDIS_URL="${INTEGRATION_REDIS_URL:-redis://127.0.0.1:6379/14}"
 export ITSM_TESTING=1
-$PY -m pytest -m integration -p no:xdist -q -p no:cacheprovider --create-db tests/integration
+$PY -m pytest -m integration -p no:xdist -q -p no:cacheprovider --create-db tests/integration tests/bench
