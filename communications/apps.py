@@ -6,3 +6,9 @@ class CommunicationsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "communications"
+    verbose_name = "Communications"
+
+    def ready(self) -> None:
+        from . import permissions, registry  # noqa: F401  (registry registers the built-in event types)
+
+        permissions.register()

@@ -1,0 +1,315 @@
+"""Delivering outbox rows: claim, send, record; and the sweep that recovers lost work.
+
+A delivery claims its row in a short transaction (row lock with SKIP LOCKED where the database
+has it, status must be pending/failed and due), marks it `sending`, commits, sends outside any
+transaction, then records the attempt in a second transaction. Two tasks for one row (a sweep
+re-queue racing the original message) cannot both send: the loser finds the row locked or no
+longer deliverable and exits. A worker killed mid-send leaves the row `sending`; the sweep
+declares it interrupted after NOTIFICATION_SENDING_TIMEOUT_SECONDS and sends it again with the
+same delivery id, so the receiver can recognise the repeat.
+"""
+
+import logging
+import random
+import socket
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Min
+from django.utils import timezone
+
+from itsm.queue import send_now
+
+from . import conf, registry, rendering
+from .channels import SendResult, send
+from .choices import AttemptOutcome, Channel, Status
+from .models import DeliveryAttempt, Notification, NotificationTemplate, WebhookEndpoint
+from .subject import Subject
+
+logger = logging.getLogger(__name__)
+WORKER = socket.gethostname()[:200]
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter: base * 2^(attempt-1), capped, times 0.5-1.0.
+
+    Jitter spreads the retries of a receiver that failed for everyone at once; a Retry-After
+    from the receiver is honoured (within the cap).
+    """
+    cap = conf.backoff_max_seconds()
+    delay = min(cap, conf.backoff_base_seconds() * (2 ** max(0, attempt - 1)))
+    delay *= random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay
+
+
+def _locked(queryset):
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset.select_for_update()
+
+
+def claim(notification_id: int) -> tuple[Notification | None, str]:
+    """Mark the row `sending` if it is deliverable now; (row, "") or (None, why not)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = _locked(Notification.objects.filter(pk=notification_id)).first()
+        if row is None:
+            return None, "missing or locked by another worker"
+        if row.status not in (Status.PENDING, Status.FAILED):
+            return None, f"status is {row.status}"
+        if row.next_attempt_at and row.next_attempt_at > now:
+            return None, "not due yet"
+        row.status = Status.SENDING
+        row.attempts += 1
+        row.sending_started_at = now
+        row.save(update_fields=["status", "attempts", "sending_started_at", "updated_at"])
+    return row, ""
+
+
+def deliver(notification_id: int) -> str:
+    """Deliver one notification if it is due; safe to call any number of times."""
+    row, why_not = claim(notification_id)
+    if row is None:
+        return f"skipped: {why_not}"
+    if row.endpoint_id:
+        row.endpoint = WebhookEndpoint.objects.filter(pk=row.endpoint_id).first()
+    started = timezone.now()
+    result = send(row)
+    return record(row, result, started)
+
+
+def record(row: Notification, result: SendResult, started) -> str:
+    """Write the attempt and move the row on: sent, failed (retry scheduled) or dead."""
+    finished = timezone.now()
+    attempt_number = row.attempts
+    retry_in: float | None = None
+    with transaction.atomic():
+        current = Notification.objects.select_for_update().get(pk=row.pk)
+        owner = current.status == Status.SENDING and current.attempts == attempt_number
+        if result.ok:
+            outcome = AttemptOutcome.SUCCESS
+        elif result.retry and attempt_number < current.max_attempts:
+            outcome = AttemptOutcome.RETRY
+        else:
+            outcome = AttemptOutcome.FAILURE
+        DeliveryAttempt.objects.create(
+            notification=current,
+            number=attempt_number,
+            started_at=started,
+            finished_at=finished,
+            duration_ms=int((finished - started).total_seconds() * 1000),
+            outcome=outcome,
+            status_code=result.status_code,
+            error=result.error[:4000],
+            response_excerpt=result.response_excerpt[:1000],
+            worker=WORKER,
+        )
+        fields = ["status", "last_error", "next_attempt_at", "sending_started_at", "updated_at"]
+        if result.ok and current.status != Status.SENT:
+            # Sent is final even if the sweep meanwhile took this row over (a slow receiver):
+            # the other attempt will find it sent and only log itself.
+            current.status = Status.SENT
+            current.sent_at = finished
+            current.last_error = ""
+            current.next_attempt_at = None
+            current.sending_started_at = None
+            current.save(update_fields=[*fields, "sent_at"])
+        elif not result.ok and owner:
+            current.last_error = result.error[:4000]
+            current.sending_started_at = None
+            if outcome == AttemptOutcome.RETRY:
+                retry_in = backoff_seconds(attempt_number, result.retry_after)
+                current.status = Status.FAILED
+                current.next_attempt_at = finished + timedelta(seconds=retry_in)
+                current.queued_at = finished
+                fields.append("queued_at")
+            else:
+                current.status = Status.DEAD
+                current.next_attempt_at = None
+            current.save(update_fields=fields)
+        if current.endpoint_id:
+            _count_on_endpoint(current.endpoint_id, result, finished)
+        if retry_in is not None:
+            from .tasks import deliver_notification
+
+            # The countdown message is a fast path; if it is lost, the sweep finds the row due.
+            transaction.on_commit(lambda: send_now(deliver_notification, row.pk, countdown=retry_in))
+    return f"{outcome} ({current.status})"
+
+
+def _count_on_endpoint(endpoint_id: int, result: SendResult, at) -> None:
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id)
+    if result.ok:
+        endpoints.update(total_deliveries=F("total_deliveries") + 1, consecutive_failures=0, last_success_at=at)
+        return
+    endpoints.update(
+        total_failures=F("total_failures") + 1, consecutive_failures=F("consecutive_failures") + 1, last_failure_at=at
+    )
+    if result.disable_endpoint:
+        endpoints.filter(active=True).update(active=False, disabled_at=at, disabled_reason=result.error[:255])
+
+
+# --- the sweep -----------------------------------------------------------------------------------
+
+
+def sweep(limit: int = 1000) -> dict[str, int]:
+    """Recover lost work; run by beat every minute. Returns counts per kind of work.
+
+    - pending rows whose after-commit hand-off was lost (broker down, process killed);
+    - failed rows that are due and whose countdown message was lost;
+    - rows `sending` for longer than the timeout (worker killed): the attempt is recorded as
+      interrupted and the row sent again (same delivery id) or declared dead;
+    - rows held by storm control: collected into one digest per recipient.
+    """
+    now = timezone.now()
+    grace = timedelta(seconds=conf.sweep_grace_seconds())
+    counts = {"interrupted": _recover_interrupted(now, limit), "digests": _build_digests(now, limit)}
+
+    requeue_before = now - timedelta(seconds=conf.requeue_interval_seconds())
+    pending = list(
+        Notification.objects.filter(status=Status.PENDING, created_at__lte=now - grace)
+        .exclude(queued_at__gt=requeue_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    failed = list(
+        Notification.objects.filter(status=Status.FAILED, next_attempt_at__lte=now - grace)
+        .exclude(queued_at__gt=requeue_before)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    counts["pending"], counts["failed"] = len(pending), len(failed)
+    ids = pending + failed
+    if ids:
+        from .services import publish, reset_breaker
+
+        published = publish(ids)
+        if published:
+            Notification.objects.filter(pk__in=ids[:published]).update(queued_at=now)
+            reset_breaker()
+        counts["published"] = published
+    return counts
+
+
+def _recover_interrupted(now, limit: int) -> int:
+    from .tasks import deliver_notification
+
+    cutoff = now - timedelta(seconds=conf.sending_timeout_seconds())
+    recovered = []
+    with transaction.atomic():
+        rows = list(
+            _locked(Notification.objects.filter(status=Status.SENDING, sending_started_at__lt=cutoff)).order_by("id")[
+                :limit
+            ]
+        )
+        for row in rows:
+            DeliveryAttempt.objects.create(
+                notification=row,
+                number=row.attempts,
+                started_at=row.sending_started_at,
+                finished_at=now,
+                duration_ms=int((now - row.sending_started_at).total_seconds() * 1000),
+                outcome=AttemptOutcome.INTERRUPTED,
+                error="No result within the sending timeout: the worker was lost. Sending again.",
+                worker="sweep",
+            )
+            row.last_error = "Interrupted: the worker was lost mid-delivery."
+            row.sending_started_at = None
+            if row.attempts >= row.max_attempts:
+                row.status = Status.DEAD
+                row.next_attempt_at = None
+            else:
+                row.status = Status.FAILED
+                row.next_attempt_at = now
+                row.queued_at = now
+                recovered.append(row.pk)
+            row.save(
+                update_fields=[
+                    "status",
+                    "last_error",
+                    "sending_started_at",
+                    "next_attempt_at",
+                    "queued_at",
+                    "updated_at",
+                ]
+            )
+        for pk in recovered:
+            transaction.on_commit(lambda pk=pk: send_now(deliver_notification, pk))
+    return len(rows)
+
+
+def _build_digests(now, limit: int) -> int:
+    """One digest per (recipient, channel) whose oldest held row waited the digest delay."""
+    ready_before = now - timedelta(seconds=conf.digest_delay_seconds())
+    groups = (
+        Notification.objects.filter(status=Status.HELD)
+        .values("recipient", "channel")
+        .annotate(first=Min("created_at"), n=Count("id"))
+        .filter(first__lte=ready_before)
+        .order_by("first")[:limit]
+    )
+    made = 0
+    for group in groups:
+        if make_digest(group["recipient"], group["channel"]) is not None:
+            made += 1
+    return made
+
+
+def make_digest(recipient: str, channel: str) -> Notification | None:
+    """Fold every held row of one recipient into one digest notification (queued after commit)."""
+    from .services import _insert, publish
+
+    with transaction.atomic():
+        items = list(
+            _locked(Notification.objects.filter(status=Status.HELD, recipient=recipient, channel=channel)).order_by(
+                "id"
+            )
+        )
+        if not items:
+            return None
+        first = items[0]
+        subject = Subject("digest", first.pk, f"{len(items)} notifications", "Digest", conf.site_url())
+        data = {
+            "count": len(items),
+            "window_minutes": max(1, conf.dedup_window_seconds() // 60),
+            "items": [
+                {
+                    "event": item.event,
+                    "event_label": registry.label(item.event),
+                    "number": item.subject_number,
+                    "message_subject": item.message_subject,
+                    "occurred_at": item.occurred_at.isoformat(),
+                    "url": item.subject_url,
+                }
+                for item in items
+            ],
+        }
+        context = rendering.template_context(registry.DIGEST, subject, data, occurred_at=timezone.now())
+        override = NotificationTemplate.objects.filter(event=registry.DIGEST, channel=channel, active=True).first()
+        message = rendering.render(registry.DIGEST, channel, context, override)
+        digest = Notification(
+            idempotency_key=f"digest-{channel}-{first.pk}"[:64],
+            event=registry.DIGEST,
+            occurred_at=timezone.now(),
+            public=all(item.public for item in items),
+            channel=channel,
+            recipient=recipient,
+            recipient_user_id=first.recipient_user_id,
+            endpoint_id=first.endpoint_id,
+            reason=f"{len(items)} notifications within {conf.dedup_window_seconds()} s (storm control)",
+            subject_kind="digest",
+            message_subject=message.subject[:1000],
+            body_text=message.text,
+            body_html=message.html if channel == Channel.EMAIL else "",
+            max_attempts=conf.max_attempts(),
+        )
+        created = _insert([digest])
+        if not created:
+            return None
+        Notification.objects.filter(pk__in=[i.pk for i in items]).update(
+            status=Status.DIGESTED, digest=created[0], updated_at=timezone.now()
+        )
+        transaction.on_commit(lambda: publish([created[0].pk]))
+    return created[0]

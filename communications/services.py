@@ -1,0 +1,378 @@
+"""Use cases of communications: emit an event, send a test event, retry a delivery.
+
+`emit()` is the contract other apps call (incidents, problems). It writes one `Notification`
+per matching rule or listening endpoint x recipient x channel in the caller's transaction and
+hands them to Celery after commit; if the broker is down the rows wait for the beat sweep.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from itsm.queue import send_now
+
+from . import conf, registry, rendering
+from .choices import COUNTED, RETRYABLE, Channel, Status
+from .models import Notification, NotificationTemplate, WebhookEndpoint
+from .recipients import Target, _endpoint_target, resolve
+from .registry import register_event_types  # re-exported: part of the contract
+from .signatures import unsubscribe_token
+from .subject import Subject
+
+__all__ = ["NotRetryable", "Subject", "emit", "register_event_types", "retry_notification", "send_test_event"]
+
+logger = logging.getLogger(__name__)
+
+
+class NotRetryable(Exception):
+    """The notification is in a state (or has a target) that cannot be sent again now."""
+
+
+# --- emit ----------------------------------------------------------------------------------------
+
+
+def emit(
+    event_type: str,
+    subject: Subject,
+    context: dict,
+    *,
+    actor=None,
+    public: bool = True,
+    occurred_at: datetime | None = None,
+    recipients: list[str] | None = None,
+) -> list[Notification]:
+    """Write the notifications of one event occurrence and hand them to Celery after commit.
+
+    One `Notification` per (matching rule or listening endpoint) x recipient x channel, written
+    in the caller's transaction (a rollback leaves none). `context` is JSON-serialisable data
+    the templates render (`{"incident": {...}, "changes": {...}, "comment": {...}}`) and webhook
+    receivers get as `data`. `public=False` (internal work notes, internal updates) reaches only
+    console users, group mailboxes and endpoints with `include_internal` (see `recipients`).
+    The actor is not notified unless a rule says so. `recipients` adds people by email on top of
+    the rules: recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
+    "email:<address>" (an SLA policy naming who to tell). Calling twice with the same `occurred_at`
+    writes nothing new (idempotency key per occurrence x recipient x channel).
+
+    Returns the rows written, including those storm control suppressed or held for a digest.
+    Raises ValueError for an unregistered event type or a context that is not JSON data.
+    """
+    if not registry.is_registered(event_type):
+        raise ValueError(f"Unknown event type {event_type!r}; register it with register_event_types().")
+    if not isinstance(subject, Subject):
+        raise TypeError("subject must be a communications.services.Subject")
+    data = _json_data(context)
+    occurred_at = occurred_at or timezone.now()
+    actor_id = getattr(actor, "pk", None)
+    targets = resolve(event_type, subject, data, actor_id=actor_id, public=public, explicit=recipients)
+    return _write(event_type, subject, data, targets, actor=actor, public=public, occurred_at=occurred_at)
+
+
+def _json_data(context: dict) -> dict:
+    if not isinstance(context, dict):
+        raise ValueError("context must be a dict")
+    try:
+        return json.loads(json.dumps(context, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"context is not JSON-serialisable: {exc}") from exc
+
+
+def _actor_data(actor) -> dict | None:
+    if actor is None or getattr(actor, "pk", None) is None:
+        return None
+    name = actor.get_full_name() if hasattr(actor, "get_full_name") else ""
+    return {"id": actor.pk, "name": name or getattr(actor, "username", str(actor))}
+
+
+def idempotency_key(event: str, subject: Subject, occurred_at: datetime, target: Target) -> str:
+    """Unique per event occurrence x recipient x channel."""
+    parts = [event, subject.kind, str(subject.id), occurred_at.isoformat(), target.channel, *map(str, target.key)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def webhook_body(delivery_id: uuid.UUID, event: str, occurred_at: datetime, data: dict) -> str:
+    """The exact JSON body a webhook receives (stored, then signed unchanged on every attempt)."""
+    payload = {"id": str(delivery_id), "event": event, "occurred_at": _iso(occurred_at), "data": data}
+    return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _unsubscribe_url(subscription_id: int, address: str) -> str:
+    path = reverse("communications:unsubscribe", args=[unsubscribe_token(subscription_id, address)])
+    return conf.site_url() + path
+
+
+def _email_footer(message: rendering.Message, target: Target) -> tuple[str, str]:
+    """Append why the recipient gets this (and the unsubscribe link for subscribers)."""
+    from django.utils.html import escape
+
+    lines = [f"Why you received this: {target.reason}."]
+    html = f"Why you received this: {escape(target.reason)}."
+    if target.subscription_id:
+        url = _unsubscribe_url(target.subscription_id, target.address)
+        lines.append(f"Unsubscribe: {url}")
+        html += f' <a href="{escape(url)}" style="color:#6b7280">Unsubscribe</a>'
+    text = message.text.rstrip("\n") + "\n\n-- \n" + "\n".join(lines) + "\n"
+    footer = f'<p style="color:#6b7280;font-size:12px;margin-top:24px">{html}</p>'
+    body = message.html
+    if "<!--itsm-footer-->" in body:
+        body = body.replace("<!--itsm-footer-->", footer, 1)
+    elif "</body>" in body:
+        body = body.replace("</body>", footer + "</body>", 1)
+    else:
+        body += footer
+    return text, body
+
+
+def _write(
+    event: str,
+    subject: Subject,
+    data: dict,
+    targets: list[Target],
+    *,
+    actor,
+    public: bool,
+    occurred_at: datetime,
+    storm_control: bool = True,
+) -> list[Notification]:
+    """Render, apply storm control, insert the rows and publish them after commit."""
+    if not targets:
+        return []
+    actor_data = _actor_data(actor)
+    context = rendering.template_context(event, subject, data, actor=actor_data, public=public, occurred_at=occurred_at)
+    overrides: dict[str, NotificationTemplate] | None = None
+    messages: dict[str, rendering.Message] = {}
+    webhook_data = {**data, "subject": subject.public_data(), "actor": actor_data, "public": public}
+    max_attempts = conf.max_attempts()
+    rows: list[Notification] = []
+    for target in targets:
+        row = Notification(
+            delivery_id=uuid.uuid4(),
+            idempotency_key=idempotency_key(event, subject, occurred_at, target),
+            event=event,
+            occurred_at=occurred_at,
+            public=public,
+            channel=target.channel,
+            recipient=target.address.lower() if target.channel == Channel.EMAIL else target.address,
+            recipient_user_id=target.user_id,
+            endpoint=target.endpoint,
+            subscription_id=target.subscription_id,
+            rule_id=target.rule_id,
+            reason=target.reason[:200],
+            subject_kind=subject.kind,
+            subject_id=subject.id,
+            subject_number=subject.number[:50],
+            subject_url=subject.url[:2000],
+            max_attempts=max_attempts,
+        )
+        if target.channel == Channel.WEBHOOK:
+            row.message_subject = f"[{subject.number}] {registry.label(event)}: {subject.title}"[:1000]
+            row.body_text = webhook_body(row.delivery_id, event, occurred_at, webhook_data)
+        else:
+            if target.channel not in messages:
+                if overrides is None:
+                    overrides = {t.channel: t for t in NotificationTemplate.objects.filter(event=event, active=True)}
+                override = overrides.get(target.channel)
+                messages[target.channel] = rendering.render(event, target.channel, context, override)
+            message = messages[target.channel]
+            row.message_subject = message.subject[:1000]
+            row.content_hash = hashlib.sha256(f"{message.subject}\n{message.text}".encode()).hexdigest()
+            if target.channel == Channel.EMAIL:
+                row.body_text, row.body_html = _email_footer(message, target)
+            else:
+                row.body_text = message.text
+        rows.append(row)
+
+    with transaction.atomic():
+        if storm_control:
+            _apply_storm_control(event, subject, rows, timezone.now())
+        created = _insert(rows)
+        pending = [row.pk for row in created if row.status == Status.PENDING]
+        if pending:
+            transaction.on_commit(partial(publish, pending, use_breaker=True))
+    return created
+
+
+def _apply_storm_control(event: str, subject: Subject, rows: list[Notification], now: datetime) -> None:
+    """Suppress repeats of the same message, hold bursts for a digest (not for webhooks).
+
+    Same message = same event, record, recipient, channel and rendered subject + text within
+    NOTIFICATION_DEDUP_WINDOW_SECONDS: a new comment is a new message, a flapping state that
+    reads the same is not. A recipient who already got NOTIFICATION_DIGEST_THRESHOLD messages
+    within the window gets the rest in one digest (the sweep collects them).
+    """
+    window = conf.dedup_window_seconds()
+    human = [r for r in rows if r.channel != Channel.WEBHOOK]
+    if not human or window <= 0:
+        return
+    cutoff = now - timedelta(seconds=window)
+    addresses = {r.recipient for r in human}
+    earlier = (
+        Notification.objects.filter(
+            event=event,
+            subject_kind=subject.kind,
+            subject_id=subject.id,
+            recipient__in=addresses,
+            content_hash__in={r.content_hash for r in human},
+            created_at__gte=cutoff,
+        )
+        .exclude(status=Status.SUPPRESSED)
+        .values_list("recipient", "channel", "content_hash", "pk")
+    )
+    originals = {(recipient, channel, h): pk for recipient, channel, h, pk in earlier}
+    for row in human:
+        original = originals.get((row.recipient, row.channel, row.content_hash))
+        if original is not None:
+            row.status = Status.SUPPRESSED
+            row.duplicate_of_id = original
+            row.last_error = f"Same message to the same recipient within {window} s (storm control)."
+    threshold = conf.digest_threshold()
+    if not threshold:
+        return
+    counts = {
+        (c["recipient"], c["channel"]): c["n"]
+        for c in Notification.objects.filter(recipient__in=addresses, created_at__gte=cutoff, status__in=COUNTED)
+        .values("recipient", "channel")
+        .annotate(n=Count("id"))
+    }
+    for row in human:
+        if row.status == Status.PENDING and counts.get((row.recipient, row.channel), 0) >= threshold:
+            row.status = Status.HELD
+
+
+def _insert(rows: list[Notification]) -> list[Notification]:
+    """Insert rows whose idempotency key is new; a concurrent twin loses quietly."""
+    existing = set(
+        Notification.objects.filter(idempotency_key__in=[r.idempotency_key for r in rows]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    rows = [r for r in rows if r.idempotency_key not in existing]
+    if not rows:
+        return []
+    try:
+        with transaction.atomic():
+            return Notification.objects.bulk_create(rows)
+    except IntegrityError:
+        created = []
+        for row in rows:
+            row.pk = None
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+                created.append(row)
+            except IntegrityError:
+                continue
+        return created
+
+
+# --- hand-off to Celery ------------------------------------------------------------------------
+
+_breaker_until = 0.0  # monotonic time before which a request does not even try the broker
+BREAKER_SECONDS = 5.0
+
+
+def publish(ids: list[int], *, use_breaker: bool = False) -> int:
+    """Publish one delivery task per id; never raises. Returns how many the broker took.
+
+    Stops at the first failure: the rows are committed, the sweep sends them once the broker is
+    back. With `use_breaker` (web requests) a failure also skips the broker for a few seconds,
+    so an outage costs requests nothing rather than a connect timeout each.
+    """
+    global _breaker_until
+    from itsm.celery import app
+
+    from .tasks import deliver_notification
+
+    if use_breaker and not app.conf.task_always_eager and time.monotonic() < _breaker_until:
+        return 0
+    for index, pk in enumerate(ids):
+        if not send_now(deliver_notification, pk):
+            if use_breaker:
+                _breaker_until = time.monotonic() + BREAKER_SECONDS
+            logger.warning("broker unavailable: %d notification(s) left for the sweep", len(ids) - index)
+            return index
+    return len(ids)
+
+
+def reset_breaker() -> None:
+    """Forget a broker failure (tests, and the sweep once it could publish)."""
+    global _breaker_until
+    _breaker_until = 0.0
+
+
+# --- test events, retries, endpoints -----------------------------------------------------------
+
+
+def send_test_event(endpoint: WebhookEndpoint, actor=None) -> Notification:
+    """Queue a `webhook.test` delivery to one endpoint (whatever its `events`)."""
+    try:
+        url = conf.site_url() + reverse("admin:communications_webhookendpoint_change", args=[endpoint.pk])
+    except NoReverseMatch:
+        url = conf.site_url()
+    subject = Subject("webhook", endpoint.pk, f"WH{endpoint.pk}", "Test event", url)
+    data = {
+        "endpoint": {"id": endpoint.pk, "description": endpoint.description, "url": endpoint.url},
+        "message": "This is a test event from ITSM. No action is needed.",
+    }
+    target = _endpoint_target(endpoint, "test event")
+    rows = _write(
+        registry.WEBHOOK_TEST,
+        subject,
+        data,
+        [target],
+        actor=actor,
+        public=True,
+        occurred_at=timezone.now(),
+        storm_control=False,
+    )
+    return rows[0]
+
+
+def retry_notification(notification_id: int) -> Notification:
+    """ "Retry now": send again at once. A dead row gets a fresh budget of attempts.
+
+    Raises NotRetryable for rows already sent or in flight, and when the endpoint is gone or
+    disabled (re-activate it first).
+    """
+    from itsm.queue import enqueue_on_commit
+
+    from .tasks import deliver_notification
+
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.status not in RETRYABLE:
+            raise NotRetryable(f"A {notification.get_status_display().lower()} notification cannot be retried.")
+        if notification.channel != Channel.EMAIL:
+            endpoint = WebhookEndpoint.objects.filter(pk=notification.endpoint_id).first()
+            if endpoint is None:
+                raise NotRetryable("The endpoint of this notification was deleted.")
+            if not endpoint.active:
+                raise NotRetryable("The endpoint is disabled; activate it before retrying.")
+        if notification.attempts >= notification.max_attempts:
+            notification.max_attempts = min(32767, notification.attempts + conf.max_attempts())
+        notification.status = Status.PENDING
+        notification.next_attempt_at = None
+        notification.save(update_fields=["status", "next_attempt_at", "max_attempts", "updated_at"])
+        enqueue_on_commit(deliver_notification, notification.pk)
+    return notification
+
+
+def activate_endpoint(endpoint: WebhookEndpoint) -> None:
+    """Re-enable an endpoint: forget why it was disabled and its failure streak."""
+    endpoint.active = True
+    endpoint.disabled_at = None
+    endpoint.disabled_reason = ""
+    endpoint.consecutive_failures = 0

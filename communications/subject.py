@@ -1,0 +1,29 @@
+"""`Subject`: what a notification is about, described without knowing its model."""
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a notification is about, described without knowing its model."""
+
+    kind: str  # "incident", "major_incident", "problem"
+    id: int
+    number: str  # "INC0000123"
+    title: str
+    url: str  # absolute link to the record in the console
+    priority: int | None = None
+    service_id: int | None = None
+    group_id: int | None = None
+    assignee_id: int | None = None
+    caller_id: int | None = None
+    caller_email: str = ""
+    watcher_ids: tuple[int, ...] = ()
+    stakeholder_emails: tuple[str, ...] = ()
+
+    def public_data(self) -> dict:
+        """The fields templates and webhook receivers see (no personal addresses)."""
+        data = asdict(self)
+        for private in ("caller_email", "watcher_ids", "stakeholder_emails"):
+            data.pop(private)
+        return data

@@ -1,0 +1,18 @@
+"""Celery tasks of communications: thin, they take ids and call `delivery`."""
+
+from celery import shared_task
+
+from . import delivery
+
+
+@shared_task(name="communications.tasks.deliver_notification", acks_late=True, ignore_result=True)
+def deliver_notification(notification_id: int) -> str:
+    """Deliver one outbox row if it is still due (idempotent: a repeat exits early)."""
+    return delivery.deliver(notification_id)
+
+
+@shared_task(name="communications.tasks.sweep_notifications", ignore_result=True)
+def sweep_notifications() -> dict:
+    """Beat, every minute: re-queue lost hand-offs and due retries, recover interrupted
+    deliveries, build digests."""
+    return delivery.sweep()
