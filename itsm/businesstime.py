@@ -192,53 +192,53 @@ def _day_intervals(calendar: Calendar, day: dt.date) -> Iterator[Interval]:
 
 
 def _intervals(calendar: Calendar, start: dt.datetime, end: dt.datetime | None) -> Iterator[Interval]:
-    """Merged working intervals clipped to ``[start, end)`` (UTC); unbounded when ``end`` is None.
+    """Working intervals clipped to ``[start, end)`` (UTC), in order; unbounded when ``end`` is None.
 
-    Range starts are non-decreasing in wall-time order (``fold=0`` and the gap rule are monotone),
-    so intervals come out sorted by start and merging needs only the pending one. Unbounded, it
-    raises ``ValueError`` after :data:`MAX_IDLE_DAYS` consecutive days without working time.
+    Intervals never overlap but may touch (they are not merged here, so that an unbounded walk
+    through continuous working time keeps producing). Range starts are non-decreasing in
+    wall-time order (``fold=0`` and the gap rule are monotone), so clipping each interval to the
+    end of the previous one is enough to remove overlaps (e.g. a fall-back hour claimed by two
+    ranges). Unbounded, it raises ``ValueError`` after :data:`MAX_IDLE_DAYS` consecutive days
+    without working time.
     """
     tz = calendar._tz
     # A day's ranges lie within a day or so of its local midnight: starting one local day early
     # and stopping one late covers every offset and DST oddity.
     day = start.astimezone(tz).date() - _ONE_DAY
     last_day = None if end is None else end.astimezone(tz).date() + _ONE_DAY
-    pending: list[dt.datetime] | None = None
+    floor = start
     idle_days = 0
     while last_day is None or day <= last_day:
         found = False
         for lo, hi in _day_intervals(calendar, day):
-            if end is not None and lo >= end:
-                if pending is not None:
-                    yield pending[0], min(pending[1], end)
-                return
-            if hi <= start:
+            if end is not None:
+                if lo >= end:
+                    return  # every later range starts later still
+                hi = min(hi, end)
+            lo = max(lo, floor)
+            if hi <= lo:
                 continue
             found = True
-            lo = max(lo, start)
-            if pending is None:
-                pending = [lo, hi]
-            elif lo <= pending[1]:
-                pending[1] = max(pending[1], hi)
-            else:
-                yield pending[0], pending[1] if end is None else min(pending[1], end)
-                pending = [lo, hi]
+            yield lo, hi
+            floor = hi
         day += _ONE_DAY
-        if found:
-            idle_days = 0
-            continue
-        idle_days += 1
-        if pending is not None and end is None:
-            # Nothing from the next day on can start before its local midnight; yield the pending
-            # interval as soon as it can no longer grow, so a caller is never kept waiting on it.
-            next_start = _wall_to_utc(tz, dt.datetime.combine(day, dt.time()), is_end=False)
-            if next_start > pending[1]:
-                yield pending[0], pending[1]
-                pending = None
-        if end is None and idle_days > MAX_IDLE_DAYS and pending is None:
+        idle_days = 0 if found else idle_days + 1
+        if end is None and idle_days > MAX_IDLE_DAYS:
             raise ValueError(_NO_WORKING_TIME)
+
+
+def _merged(intervals: Iterable[Interval]) -> Iterator[Interval]:
+    """Join sorted, non-overlapping intervals that touch."""
+    pending: Interval | None = None
+    for lo, hi in intervals:
+        if pending is not None and lo <= pending[1]:
+            pending = (pending[0], max(pending[1], hi))
+            continue
+        if pending is not None:
+            yield pending
+        pending = (lo, hi)
     if pending is not None:
-        yield pending[0], pending[1] if end is None else min(pending[1], end)
+        yield pending
 
 
 def working_intervals(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> Iterator[Interval]:
@@ -252,13 +252,18 @@ def working_intervals(calendar: Calendar, start: dt.datetime, end: dt.datetime) 
         return iter(())
     if calendar.is_always_working:
         return iter(((start, end),))
-    return _intervals(calendar, start, end)
+    return _merged(_intervals(calendar, start, end))
 
 
 def elapsed(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
     """Business time between two instants: real time spent inside working ranges (0 if end <= start)."""
+    start, end = _to_utc(start, "start"), _to_utc(end, "end")
+    if end <= start:
+        return _ZERO
+    if calendar.is_always_working:
+        return end - start
     total = _ZERO
-    for lo, hi in working_intervals(calendar, start, end):
+    for lo, hi in _intervals(calendar, start, end):
         total += hi - lo
     return total
 
@@ -266,7 +271,9 @@ def elapsed(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> dt.time
 def is_working_time(calendar: Calendar, moment: dt.datetime) -> bool:
     """True when ``moment`` lies inside a working interval (start included, end excluded)."""
     moment = _to_utc(moment, "moment")
-    return any(True for _ in working_intervals(calendar, moment, moment + _MICROSECOND))
+    if calendar.is_always_working:
+        return True
+    return any(True for _ in _intervals(calendar, moment, moment + _MICROSECOND))
 
 
 def next_working_moment(calendar: Calendar, moment: dt.datetime) -> dt.datetime:
