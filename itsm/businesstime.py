@@ -95,6 +95,7 @@ class Calendar:
     _always: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Validate, normalise (sorted periods, frozenset holidays) and precompute the weekday table."""
         try:
             tz = ZoneInfo(self.timezone)
         except (KeyError, ValueError, TypeError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
