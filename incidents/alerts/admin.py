@@ -1,0 +1,72 @@
+"""Console pages of alert ingestion: per-service alert routes (administrators), alert state and the
+inbound email log (read-only).
+
+Django only autodiscovers `incidents.admin`; that module imports this one
+(`from incidents.alerts import admin as _alerts_admin  # noqa: F401`).
+"""
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+
+from incidents.alerts import conf
+from incidents.models import AlertRoute, InboundMessage, IncidentAlert
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    """Written by intake only: nobody adds, edits or deletes these rows in the console."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AlertRoute)
+class AlertRouteAdmin(ModelAdmin):
+    list_display = ["service", "assignment_group", "on_resolve", "mapping", "updated_at"]
+    list_filter = ["on_resolve"]
+    search_fields = ["service__name", "service__slug"]
+    autocomplete_fields = ["service", "assignment_group"]
+    list_select_related = ["service", "assignment_group"]
+    readonly_fields = ["global_default"]
+    fields = ["service", "assignment_group", "on_resolve", "severity_map", "global_default"]
+
+    @admin.display(description="Severity mapping")
+    def mapping(self, obj: AlertRoute) -> str:
+        return ", ".join(f"{s}: I{v['impact']}/U{v['urgency']}" for s, v in obj.severity_map.items()) or "global"
+
+    @admin.display(description="Global default (ALERT_SEVERITY_MAP)")
+    def global_default(self, obj=None) -> str:
+        return format_html("<code>{}</code>", json.dumps(conf.severity_map()))
+
+
+@admin.register(IncidentAlert)
+class IncidentAlertAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "dedup_key", "source", "severity", "count", "last_seen", "cleared_at"]
+    list_filter = ["severity"]
+    search_fields = ["dedup_key", "incident__number", "source"]
+    list_select_related = ["incident"]
+
+    @admin.display(description="Occurrences", ordering="incident__alert_count")
+    def count(self, obj: IncidentAlert) -> int:
+        return obj.incident.alert_count
+
+    @admin.display(description="Last seen", ordering="incident__alert_last_seen_at")
+    def last_seen(self, obj: IncidentAlert):
+        return obj.incident.alert_last_seen_at
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "sender", "subject", "outcome", "reason", "incident", "channel"]
+    list_filter = ["outcome", "channel"]
+    search_fields = ["message_id", "sender", "subject", "incident__number"]
+    list_select_related = ["incident"]
+    date_hierarchy = "received_at"

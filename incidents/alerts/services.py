@@ -1,0 +1,542 @@
+"""Alert ingestion use cases: `trigger`, `acknowledge` and `resolve` events from monitoring.
+
+One open incident per dedup key
+-------------------------------
+The database decides, not a check-then-insert: the partial unique constraint
+`incident_open_dedup_key_unique` allows one open (new/in_progress/on_hold) incident per key. A
+trigger first looks for the open incident and locks it (`SELECT ... FOR UPDATE`), which is the
+common case in a storm. Only when there is none does it insert, inside a savepoint; a concurrent
+trigger that inserted first makes that insert fail with an IntegrityError (PostgreSQL makes the
+loser wait on the unique index until the winner commits), the savepoint is rolled back, and the
+loser locks the winner's incident and counts its occurrence there. The count is incremented
+under the row lock, so no occurrence is lost.
+
+Repeated occurrences in the timeline
+------------------------------------
+An `alert` timeline event (`{count, last_seen, ...}`) is written for the first occurrence, then
+only when the occurrence count reaches a power of ten (10, 100, 1,000, ...) or when the last
+`alert` event of the incident is at least ALERT_SUMMARY_INTERVAL_MINUTES old (default 60): a
+storm of 20,000 occurrences in ten minutes writes five events, a flapping alert at most one an
+hour, never one per occurrence. Every occurrence updates the incident's `alert_count` and
+`alert_last_seen_at` and the latest summary, severity, source and details on its `IncidentAlert`;
+each `alert` event also carries the details of the occurrence that wrote it and how many
+occurrences it summarises (`occurrences`). Occurrences do not bump the incident's `version` (the
+ETag): they are not a change an agent made, and an agent editing an incident during a storm must
+not get a 412 every second.
+
+Acknowledge and resolve
+-----------------------
+`acknowledge` runs `start` on a new incident (routed group, never an assignee); on an incident
+already being worked it only records the acknowledgement. `resolve` runs `resolve` with code
+`auto_resolved`, or, when the service's alert route says "annotate", adds a work note and leaves
+the incident to an agent. Both act on the key's open incident; with none open they answer with
+the key's latest incident unchanged (monitoring repeats resolved notifications), and a key never
+seen is a 404.
+"""
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from incidents import events, services
+from incidents.alerts import conf
+from incidents.choices import OPEN_STATES, Channel, IncidentState, ResolutionCode, Visibility
+from incidents.models import AlertRoute, Incident, IncidentAlert
+from incidents.models.alerts import AlertSeverity, OnResolve
+from itsm import roles
+from itsm.exceptions import Conflict
+from itsm.models import Service
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = ("trigger", "acknowledge", "resolve")
+MAX_DEDUP_KEY = 255
+MAX_SUMMARY = 1024
+MAX_SOURCE = 255
+TITLE_LENGTH = 255
+DESCRIPTION_DETAILS_CHARS = 8000  # details are kept whole on IncidentAlert; the description shows a preview
+DEDUP_CONSTRAINT = "incident_open_dedup_key_unique"
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A validated monitoring event (what `clean_event` returns)."""
+
+    action: str
+    dedup_key: str
+    summary: str
+    source: str
+    severity: str
+    service: Service | None
+    details: dict[str, Any]
+    timestamp: datetime
+    route: AlertRoute | None = None
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    """What an event did: the incident it landed on, whether it opened it, the occurrence count."""
+
+    incident: Incident
+    dedup_key: str
+    created: bool
+    alert_count: int
+    action: str
+    changed: bool = True  # False: nothing to do (a repeated resolve, an acknowledge of started work)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's alert event response."""
+        return {
+            "incident": {"id": self.incident.pk, "number": self.incident.number},
+            "dedup_key": self.dedup_key,
+            "created": self.created,
+            "alert_count": self.alert_count,
+            "action": self.action,
+            "state": self.incident.state,
+        }
+
+
+def may_ingest(user) -> bool:
+    """Alerts and inbound email are sent by integrations (or administrators, to test)."""
+    return bool(getattr(user, "is_authenticated", False)) and roles.has_role(
+        user, roles.INTEGRATION, roles.ADMINISTRATOR
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------
+def _as_datetime(value) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = parse_datetime(value.strip())
+        except ValueError:
+            return None
+        if moment is None:
+            return None
+    else:
+        return None
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def _text(errors: dict, name: str, value, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[name] = ["Must be a string."]
+        return ""
+    value = value.strip()
+    if len(value) > limit:
+        errors[name] = [f"At most {limit} characters ({len(value)} given)."]
+    return value
+
+
+def clean_event(
+    *,
+    action,
+    dedup_key=None,
+    summary=None,
+    source=None,
+    severity=None,
+    service=None,
+    details=None,
+    timestamp=None,
+) -> AlertEvent:
+    """Validate a raw event; raise one ValidationError naming every bad field. Writes nothing."""
+    errors: dict[str, list[str]] = {}
+    if action not in ACTIONS:
+        errors["action"] = [f"Choose one of: {', '.join(ACTIONS)}."]
+    dedup_key = _text(errors, "dedup_key", dedup_key, MAX_DEDUP_KEY)
+    if not dedup_key and "dedup_key" not in errors:
+        if action == "trigger":
+            dedup_key = uuid.uuid4().hex  # returned to the sender, who uses it to resolve
+        elif action in ACTIONS:
+            errors["dedup_key"] = [f"Required to {action} an alert."]
+    summary = _text(errors, "summary", summary, MAX_SUMMARY)
+    if action == "trigger" and not summary and "summary" not in errors:
+        errors["summary"] = ["Required on a trigger (it becomes the incident's title)."]
+    source = _text(errors, "source", source, MAX_SOURCE)
+    if severity in (None, ""):
+        severity = ""
+        if action == "trigger":
+            errors["severity"] = [f"Required on a trigger: one of {', '.join(AlertSeverity.values)}."]
+    elif severity not in AlertSeverity.values:
+        errors["severity"] = [f"Choose one of: {', '.join(AlertSeverity.values)}."]
+
+    resolved_service, route = None, None
+    if isinstance(service, Service):
+        resolved_service = service
+    elif service not in (None, ""):
+        if not isinstance(service, str):
+            errors["service"] = ["A service slug (string)."]
+        else:
+            # One query for the service and its alert route (reverse one-to-one join).
+            resolved_service = Service.objects.select_related("alert_route", "owner_group").filter(slug=service).first()
+            if resolved_service is None:
+                errors["service"] = [f"Unknown service '{service}'."]
+    if resolved_service is not None:
+        if not resolved_service.active and action == "trigger":
+            errors["service"] = [f"{resolved_service.name} is inactive."]
+        try:
+            route = resolved_service.alert_route
+        except AlertRoute.DoesNotExist:
+            route = None
+
+    if details is None:
+        details = {}
+    if not isinstance(details, dict):
+        errors["details"] = ["Must be a JSON object."]
+    else:
+        try:
+            size = len(json.dumps(details, separators=(",", ":"), ensure_ascii=False).encode())
+        except (TypeError, ValueError):
+            errors["details"] = ["Must be JSON-serialisable."]
+        else:
+            limit = conf.details_max_bytes()
+            if size > limit:
+                errors["details"] = [f"At most {limit} bytes as JSON ({size} given)."]
+
+    if timestamp in (None, ""):
+        moment = timezone.now()
+    else:
+        moment = _as_datetime(timestamp)
+        if moment is None:
+            errors["timestamp"] = ["An ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z."]
+    if errors:
+        raise ValidationError(errors)
+    return AlertEvent(
+        action=action,
+        dedup_key=dedup_key,
+        summary=summary,
+        source=source,
+        severity=severity,
+        service=resolved_service,
+        details=details,
+        timestamp=moment,
+        route=route,
+    )
+
+
+# --- use case -----------------------------------------------------------------------------------
+def ingest_event(
+    actor,
+    *,
+    action: str,
+    dedup_key: str | None = None,
+    summary: str | None = None,
+    source: str | None = None,
+    severity: str | None = None,
+    service: Service | str | None = None,
+    details: dict | None = None,
+    timestamp: datetime | str | None = None,
+) -> AlertResult:
+    """Apply one monitoring event (see the module docstring); validation errors write nothing.
+
+    Raises ValidationError (400), Http404 for an acknowledge/resolve of a key never seen,
+    PermissionDenied (403), itsm.exceptions.Conflict (409) for an acknowledge of an incident with
+    no group to start it in.
+    """
+    if not may_ingest(actor):
+        raise PermissionDenied("Only integrations and ITSM Administrators may send alerts.")
+    event = clean_event(
+        action=action,
+        dedup_key=dedup_key,
+        summary=summary,
+        source=source,
+        severity=severity,
+        service=service,
+        details=details,
+        timestamp=timestamp,
+    )
+    if event.action == "trigger":
+        return _trigger(actor, event)
+    if event.action == "acknowledge":
+        return _acknowledge(actor, event)
+    return _resolve(actor, event)
+
+
+def _locked_open(dedup_key: str) -> Incident | None:
+    """The key's open incident, row-locked until the transaction ends (None if there is none)."""
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("alert")
+        .filter(dedup_key=dedup_key, state__in=OPEN_STATES)
+        .exclude(dedup_key="")  # spells out the partial index's condition so the planner uses it
+        .first()
+    )
+
+
+def _is_dedup_conflict(exc: IntegrityError) -> bool:
+    text = str(exc)
+    return DEDUP_CONSTRAINT in text or "dedup_key" in text
+
+
+def _trigger(actor, event: AlertEvent) -> AlertResult:
+    # A conflict can only repeat if the winner's incident was resolved between our insert and our
+    # lock: a few attempts are plenty.
+    for _attempt in range(3):
+        with transaction.atomic():
+            incident = _locked_open(event.dedup_key)
+            if incident is None:
+                try:
+                    with transaction.atomic():  # savepoint: a lost race rolls back only the insert
+                        incident = _open(actor, event)
+                    return AlertResult(incident, event.dedup_key, True, 1, event.action)
+                except IntegrityError as exc:
+                    if not _is_dedup_conflict(exc):
+                        raise
+                    incident = _locked_open(event.dedup_key)
+                    if incident is None:
+                        continue
+            count = _add_occurrence(incident, actor, event)
+            return AlertResult(incident, event.dedup_key, False, count, event.action)
+    raise Conflict(f"Could not settle the incident for dedup key '{event.dedup_key}'; retry.")
+
+
+def _severity_levels(event: AlertEvent) -> tuple[int, int]:
+    mapping = conf.severity_map()
+    if event.route is not None and event.route.severity_map:
+        mapping = {**mapping, **event.route.severity_map}
+    levels = mapping[event.severity]
+    return levels["impact"], levels["urgency"]
+
+
+def _title(summary: str) -> str:
+    return summary if len(summary) <= TITLE_LENGTH else summary[: TITLE_LENGTH - 1] + "…"
+
+
+def _description(event: AlertEvent, previous: Incident | None) -> str:
+    lines = [event.summary, ""]
+    if event.source:
+        lines.append(f"Source: {event.source}")
+    lines.append(f"Severity: {event.severity}")
+    lines.append(f"Dedup key: {event.dedup_key}")
+    if previous is not None:
+        lines.append(f"Recurrence of {previous.number} ({previous.get_state_display().lower()}).")
+    if event.details:
+        text = json.dumps(event.details, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        if len(text) > DESCRIPTION_DETAILS_CHARS:
+            text = text[:DESCRIPTION_DETAILS_CHARS] + "\n… (truncated; full details on the alert)"
+        lines += ["", "Details:", text]
+    return "\n".join(lines)
+
+
+def _previous_incident(dedup_key: str) -> Incident | None:
+    """The key's latest incident that is no longer open (through IncidentAlert's index on the key)."""
+    incident_id = (
+        IncidentAlert.objects.filter(dedup_key=dedup_key)
+        .exclude(incident__state__in=OPEN_STATES)
+        .order_by("-incident_id")
+        .values_list("incident_id", flat=True)
+        .first()
+    )
+    return Incident.objects.filter(pk=incident_id).first() if incident_id else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _open(actor, event: AlertEvent) -> Incident:
+    """Open the incident of a first occurrence (raises IntegrityError when another trigger won)."""
+    impact, urgency = _severity_levels(event)
+    previous = _previous_incident(event.dedup_key)
+    fields: dict[str, Any] = {
+        "description": _description(event, previous),
+        "service": event.service,
+        "channel": Channel.MONITORING,
+        "dedup_key": event.dedup_key,
+        "alert_source": event.source,
+    }
+    if event.route is not None and event.route.assignment_group_id:
+        fields["assignment_group"] = event.route.assignment_group
+    incident = services.open_incident(
+        actor=actor, title=_title(event.summary), impact=impact, urgency=urgency, **fields
+    )
+    seen, now = event.timestamp, timezone.now()
+    # The alert counters are not agent-editable fields, so open_incident does not take them.
+    Incident.objects.filter(pk=incident.pk).update(alert_count=1, alert_first_seen_at=seen, alert_last_seen_at=seen)
+    incident.alert_count, incident.alert_first_seen_at, incident.alert_last_seen_at = 1, seen, seen
+    IncidentAlert.objects.create(
+        incident=incident,
+        dedup_key=event.dedup_key,
+        source=event.source,
+        severity=event.severity,
+        summary=event.summary,
+        details=event.details,
+        summarised_count=1,
+        summarised_at=now,
+    )
+    events.alert(
+        incident,
+        actor,
+        count=1,
+        last_seen=_iso(seen),
+        first_seen=_iso(seen),
+        occurrences=1,
+        severity=event.severity,
+        source=event.source,
+        summary=event.summary,
+        details=event.details,
+    )
+    if previous is not None:
+        # Recurrences hang under the first incident of the chain (a child cannot have children).
+        root = previous.parent if previous.parent_id else previous
+        services.link_children(root, [incident], actor=actor)
+        incident.refresh_from_db()
+    return incident
+
+
+def is_power_of_ten(number: int) -> bool:
+    digits = str(number)
+    return number >= 1 and digits[0] == "1" and set(digits[1:]) <= {"0"}
+
+
+def should_summarise(count: int, alert: IncidentAlert, now: datetime) -> bool:
+    """The timeline rule (module docstring): powers of ten, or the interval since the last summary."""
+    if count <= alert.summarised_count:
+        return False
+    if is_power_of_ten(count):
+        return True
+    return now - alert.summarised_at >= timedelta(minutes=conf.summary_interval_minutes())
+
+
+def _alert_row(incident: Incident, event: AlertEvent | None = None) -> IncidentAlert:
+    """The incident's IncidentAlert (made on the spot for one opened with a dedup key by hand)."""
+    try:
+        return incident.alert
+    except IncidentAlert.DoesNotExist:
+        alert = IncidentAlert.objects.create(
+            incident=incident,
+            dedup_key=incident.dedup_key,
+            source=incident.alert_source,
+            severity=(event.severity if event and event.severity else AlertSeverity.ERROR),
+            summary=incident.title,
+            summarised_count=incident.alert_count,
+            summarised_at=incident.alert_last_seen_at or incident.opened_at,
+        )
+        incident.alert = alert
+        return alert
+
+
+def _add_occurrence(incident: Incident, actor, event: AlertEvent) -> int:
+    """Count one more occurrence on the locked open incident; returns the new count."""
+    now, seen = timezone.now(), event.timestamp
+    count = incident.alert_count + 1
+    last_seen = max(incident.alert_last_seen_at or seen, seen)
+    first_seen = min(incident.alert_first_seen_at or seen, seen)
+    # F(): the increment is done by the database on the locked row.
+    Incident.objects.filter(pk=incident.pk).update(
+        alert_count=F("alert_count") + 1,
+        alert_last_seen_at=last_seen,
+        alert_first_seen_at=first_seen,
+        updated_at=now,
+    )
+    incident.alert_count, incident.alert_last_seen_at, incident.alert_first_seen_at = count, last_seen, first_seen
+    alert = _alert_row(incident, event)
+    changes: dict[str, Any] = {
+        "source": event.source or alert.source,
+        "severity": event.severity,
+        "summary": event.summary,
+        "details": event.details,
+        "cleared_at": None,  # firing again
+    }
+    if should_summarise(count, alert, now):
+        events.alert(
+            incident,
+            actor,
+            count=count,
+            last_seen=_iso(last_seen),
+            first_seen=_iso(first_seen),
+            occurrences=count - alert.summarised_count,
+            severity=event.severity,
+            source=changes["source"],
+            summary=event.summary,
+            details=event.details,
+        )
+        changes.update(summarised_count=count, summarised_at=now)
+    IncidentAlert.objects.filter(pk=incident.pk).update(**changes)
+    return count
+
+
+def _latest_closed(event: AlertEvent) -> AlertResult:
+    """No open incident for the key: the latest one unchanged, or 404 if the key was never seen."""
+    # Through IncidentAlert's index: the incident table has no index on closed incidents' keys.
+    previous = _previous_incident(event.dedup_key)
+    if previous is None:
+        raise Http404(f"No incident has dedup key '{event.dedup_key}'; nothing to {event.action}.")
+    return AlertResult(
+        previous,
+        event.dedup_key,
+        False,
+        previous.alert_count,
+        event.action,
+        changed=False,
+        notes=[f"{previous.number} is already {previous.state}."],
+    )
+
+
+def _acknowledge(actor, event: AlertEvent) -> AlertResult:
+    with transaction.atomic():
+        incident = _locked_open(event.dedup_key)
+        if incident is None:
+            return _latest_closed(event)
+        alert = _alert_row(incident, event)
+        changed = False
+        if incident.state == IncidentState.NEW:
+            if incident.assignment_group_id is None:
+                raise Conflict(
+                    f"{incident.number} has no assignment group, so work cannot start; "
+                    "route its service to a group or assign it in the console."
+                )
+            incident = services.run_transition(incident, "start", actor=actor)
+            if incident.assignee_id is not None and incident.assignee_id == getattr(actor, "pk", None):
+                # run_transition gives the work to the acting user when they are a member of the
+                # group; an acknowledge from monitoring leaves the incident with the group only.
+                incident = services.update_incident(incident, actor=actor, changes={"assignee": None})
+            changed = True
+        if alert.acknowledged_at is None:
+            IncidentAlert.objects.filter(pk=incident.pk).update(acknowledged_at=event.timestamp)
+        return AlertResult(incident, event.dedup_key, False, incident.alert_count, event.action, changed=changed)
+
+
+def _resolve(actor, event: AlertEvent) -> AlertResult:
+    with transaction.atomic():
+        incident = _locked_open(event.dedup_key)
+        if incident is None:
+            return _latest_closed(event)
+        _alert_row(incident, event)
+        route = AlertRoute.objects.filter(service_id=incident.service_id).first() if incident.service_id else None
+        source = f" ({event.source})" if event.source else ""
+        what = f": {event.summary}" if event.summary else "."
+        if route is not None and route.on_resolve == OnResolve.ANNOTATE:
+            services.add_comment(
+                incident,
+                actor=actor,
+                body=f"Monitoring{source} reports this alert resolved at {_iso(event.timestamp)}{what} "
+                "This service's alert route leaves resolving to an agent.",
+                visibility=Visibility.INTERNAL,
+            )
+        else:
+            incident = services.run_transition(
+                incident,
+                "resolve",
+                actor=actor,
+                payload={
+                    "resolution_code": ResolutionCode.AUTO_RESOLVED,
+                    "resolution_notes": f"Resolved by monitoring{source} at {_iso(event.timestamp)}{what}",
+                },
+            )
+        IncidentAlert.objects.filter(pk=incident.pk).update(cleared_at=event.timestamp)
+        return AlertResult(incident, event.dedup_key, False, incident.alert_count, event.action)
