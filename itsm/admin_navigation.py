@@ -14,6 +14,7 @@ SECTIONS = ["Incidents", "Major incidents", "Problems", "Communications", "Confi
 PLACEMENT: dict[str, tuple[str, str]] = {
     "incidents.incident": ("Incidents", "report"),
     "incidents.slaclock": ("Incidents", "timer"),
+    "incidents.incidentsettings": ("Incidents", "tune"),
     "incidents.alertsource": ("Incidents", "sensors"),
     "incidents.majorincident": ("Major incidents", "crisis_alert"),
     "incidents.stakeholderupdate": ("Major incidents", "campaign"),
