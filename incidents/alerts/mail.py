@@ -425,9 +425,9 @@ def handle(raw: bytes, *, actor, channel: str, summary: IntakeSummary, label: st
 
 def ingest_maildir(path: Path | str, *, actor, delete: bool = False) -> IntakeSummary:
     """Read every message of a Maildir (new and cur) once; see the module docstring."""
-    inbox = mailbox.Maildir(str(path), factory=None, create=False)
     if not Path(path, "new").is_dir():
         raise FileNotFoundError(f"{path} is not a Maildir (no new/ folder).")
+    inbox = mailbox.Maildir(str(path), factory=None, create=False)
     summary = IntakeSummary()
     folders: dict[str, mailbox.Maildir] = {}
 
@@ -513,10 +513,13 @@ def _imap_uids(client) -> Iterator[bytes]:
 
 
 def ingest_imap(
-    url: str, *, actor, delete: bool = False, connect: Callable[[str], tuple[Any, str]] = _imap_connect
+    url: str, *, actor, delete: bool = False, connect: Callable[[str], tuple[Any, str]] | None = None
 ) -> IntakeSummary:
-    """Read the unseen messages of the IMAP folder IMAP_URL names; see the module docstring."""
-    client, folder = connect(url)
+    """Read the unseen messages of the IMAP folder IMAP_URL names; see the module docstring.
+
+    `connect(url) -> (client, folder)` defaults to a real imaplib connection (tests pass a fake server).
+    """
+    client, folder = (connect or _imap_connect)(url)
     summary = IntakeSummary()
     failed_folder = conf.imap_failed_folder()
     try:
