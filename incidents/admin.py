@@ -238,6 +238,13 @@ class LargeTableChangeList(UnfoldChangeList):
         self.full_result_count = self.result_count
 
 
+class IncidentChangeList(LargeTableChangeList):
+    """The incident list: each row's live SLA clocks come in with the page (constant queries)."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
+        return super().get_queryset(request, exclude_parameters).prefetch_related(live_clocks_prefetch())
+
+
 class LargeTableAdminMixin:
     """What every console list over a big table sets (see LargeTablePaginator)."""
 
@@ -836,8 +843,21 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         return False  # incidents are cancelled, never deleted
 
     # --- list ------------------------------------------------------------------------------------
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related(live_clocks_prefetch())
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[DjangoChangeList]:
+        return IncidentChangeList
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Incident | None:
+        """One load per request (the change view, its buttons and its context all ask for it)."""
+        cache = request.__dict__.setdefault("_incident_objects", {})
+        key = (str(object_id), from_field)
+        if key not in cache:
+            field = Incident._meta.pk if from_field is None else Incident._meta.get_field(from_field)
+            queryset = self.get_queryset(request).select_related("assignment_group", "created_by")
+            try:
+                cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
+            except (Incident.DoesNotExist, ValidationError, ValueError):
+                cache[key] = None
+        return cache[key]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         """A number matches exactly (index); words match title or description, each word somewhere."""
@@ -1060,7 +1080,7 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
     def get_actions_detail(self, request: HttpRequest, object_id) -> list:
         """Only the transitions `services.available_transitions` allows this user now."""
         candidates = super().get_actions_detail(request, object_id)
-        incident = Incident.objects.filter(pk=object_id).select_related("assignment_group").first()
+        incident = self.get_object(request, object_id)
         allowed = set(services.available_transitions(incident, request.user)) if incident else set()
         prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}_transition_"
         return [a for a in candidates if a.action_name.removeprefix(prefix) in allowed]
