@@ -53,6 +53,12 @@ def _integration_requirements(postgres_required, redis_url):
     """Every integration test needs the real database and broker."""
 
 
+@pytest.fixture
+def transactional_db(django_db_serialized_rollback, transactional_db):
+    """Committing tests, with the data migrations' rows (roles, matrix, 24x7, rules) restored after each."""
+    return transactional_db
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery():
     """Override the unit-test fixture: integration tests publish to the real broker."""
