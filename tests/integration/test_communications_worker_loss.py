@@ -1,0 +1,58 @@
+"""(b) A worker SIGKILLed mid-delivery (a slow receiver): after a new worker starts, the delivery
+completes once, with the same delivery id, so the receiver can drop the repeat."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from communications import delivery
+from communications.models import Notification, NotificationRule
+from tests.communications.live import Recorder, Worker, emit_one, endpoint_at, http_receiver, wait_for
+
+SECRET = "integration-secret-0123"
+
+
+@pytest.fixture
+def workers(transactional_db, redis_url, settings, tmp_path):
+    """Start workers on demand (each in its own process group); all killed at teardown."""
+    redis.Redis.from_url(redis_url).flushdb()
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    NotificationRule.objects.all().delete()
+    started: list[Worker] = []
+
+    def start() -> Worker:
+        started.append(Worker(tmp_path / "worker.log").start())
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def test_a_worker_killed_mid_delivery_is_replaced_and_delivers_once(workers, settings):
+    settings.NOTIFICATION_SENDING_TIMEOUT_SECONDS = 1
+    recorder = Recorder(first_delay=2)  # the first attempt hangs: the worker dies while waiting
+    with http_receiver() as receiver:
+        endpoint_at(receiver, recorder, SECRET)
+        first = workers()
+
+        row = emit_one()[0]
+        wait_for(lambda: recorder.requests)
+        assert Notification.objects.get(pk=row.pk).status == "sending"
+        first.kill()  # SIGKILL: no result recorded, no ack sent
+
+        workers()
+        stale = timezone.now() - timedelta(seconds=1.1)
+        wait_for(lambda: Notification.objects.get(pk=row.pk).sending_started_at < stale, timeout=5)
+        assert delivery.sweep()["interrupted"] == 1  # the beat sweep notices the lost worker
+        wait_for(lambda: Notification.objects.get(pk=row.pk).status == "sent")
+
+        row.refresh_from_db()
+        assert row.attempts == 2
+        assert [a.outcome for a in row.attempt_log.all()] == ["interrupted", "success"]
+        assert recorder.delivery_ids() == [str(row.delivery_id)] * 2  # the receiver can drop the repeat
+        time.sleep(0.5)
+        assert len(recorder.requests) == 2
