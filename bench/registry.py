@@ -96,6 +96,9 @@ class Scenario:
     seed: Callable[[int], SeedData | None]
     steps: list[Step]
     description: str = ""
+    # Run `collectstatic` before serving: with DEBUG=false (as the bench serves) a page that
+    # links static files, such as the admin, fails without the manifest production builds.
+    static_files: bool = False
 
     def step(self, name: str) -> Step:
         """The step called `name` (KeyError if there is none)."""

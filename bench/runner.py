@@ -106,13 +106,29 @@ def seeded_scenarios(db_name: str) -> dict[str, dict[str, Any]]:
     return {name: {"scale": scale, "seconds": seconds, "data": data} for name, scale, seconds, data in rows}
 
 
-def server_env(db_name: str) -> dict[str, str]:
+def database_secret(db_name: str) -> str:
+    """The SECRET_KEY of a bench database: random when it is created, then kept in it.
+
+    A `--keep-db` run then signs as the run that seeded it did, so what a seed signed (an
+    administrator's session for the admin pages) stays valid.
+    """
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=db_name, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_secret (key text NOT NULL)")
+        row = conn.execute("SELECT key FROM bench_secret LIMIT 1").fetchone()
+        if row is not None:
+            return row[0]
+        key = secrets.token_urlsafe(50)
+        conn.execute("INSERT INTO bench_secret (key) VALUES (%s)", [key])
+        return key
+
+
+def server_env(db_name: str, secret_key: str | None = None) -> dict[str, str]:
     """A production-like environment for manage.py, the seed process and gunicorn."""
     env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
     env.update(
         DJANGO_SETTINGS_MODULE="itsm.settings",
         DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
+        SECRET_KEY=secret_key or secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url(db_name),
         CELERY_BROKER_URL=BROKER_URL,
@@ -338,12 +354,17 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     # Other work on the machine skews the numbers: the load averages say how much there was.
     load_before = os.getloadavg()
-    env = server_env(options.db_name)
 
     with work_dir() as scratch:
         kept = prepare_database(options.db_name, options.keep_db)
+        env = server_env(options.db_name, database_secret(options.db_name))
         say(f"database {options.db_name}: {'kept' if kept else 'created'}; migrating")
         run_checked([sys.executable, "manage.py", "migrate", "--noinput"], env, MIGRATE_TIMEOUT, "migrate")
+        if any(s.static_files for s in scenarios):
+            say("collecting static files (the admin pages need their manifest with DEBUG=false)")
+            run_checked(
+                [sys.executable, "manage.py", "collectstatic", "--noinput"], env, MIGRATE_TIMEOUT, "collectstatic"
+            )
 
         # Seed what a kept database does not already hold.
         previous = seeded_scenarios(options.db_name) if kept else {}
