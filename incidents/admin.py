@@ -31,12 +31,14 @@ from django.db import connections
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.timesince import timesince
 from unfold.admin import ModelAdmin
@@ -159,6 +161,11 @@ def add_service_errors(form: forms.BaseForm, exc: Exception) -> None:
     if isinstance(exc, StaleRecord):
         text += " Reload the page to see what changed, then apply your change again."
     form.add_error(None, text)
+
+
+def badge(colour: str, text: str) -> str:
+    """An Unfold label as HTML (for read-only fields, where `display(label=...)` does not apply)."""
+    return render_to_string("unfold/helpers/label.html", {"type": colour, "text": text})
 
 
 def person(user) -> str:
@@ -780,7 +787,7 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         ("Assignment", {"fields": [("assignment_group", "assignee")]}),
     ]
     change_fieldsets = [
-        (None, {"fields": [("number", "state_badge", "priority_badge"), "title", "description"]}),
+        (None, {"fields": [("number", "state_label", "priority_label"), "title", "description"]}),
         ("Classification", {"fields": [("service", "category"), ("impact", "urgency"), "tags", "parent"]}),
         ("Caller", {"fields": ["caller", ("caller_name", "caller_email"), "channel"]}),
         ("Assignment", {"fields": [("assignment_group", "assignee"), ("reassignment_count", "reopen_count")]}),
@@ -804,8 +811,8 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
     )
     change_readonly_fields = [
         "number",
-        "state_badge",
-        "priority_badge",
+        "state_label",
+        "priority_label",
         "channel",
         "reassignment_count",
         "reopen_count",
@@ -824,6 +831,7 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         "alert_count",
         "alert_first_seen_at",
         "alert_last_seen_at",
+        "tag_list",
     ]
 
     # --- permissions: Django model permissions AND incidents.policy --------------------------
@@ -914,6 +922,19 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
     def state_badge(self, obj: Incident):
         return obj.state, obj.get_state_display()
 
+    @display(description="State")
+    def state_label(self, obj: Incident) -> str:
+        return mark_safe(badge(STATE_COLOURS.get(obj.state, "default"), obj.get_state_display()))
+
+    @display(description="Priority")
+    def priority_label(self, obj: Incident) -> str:
+        text = obj.get_priority_display() if obj.priority else "—"
+        return mark_safe(badge(PRIORITY_COLOURS.get(obj.priority, "default"), text))
+
+    @display(description="Tags")
+    def tag_list(self, obj: Incident) -> str:
+        return ", ".join(obj.tags or []) or "—"
+
     @display(description="Assignee", empty_value="—")
     def assignee_name(self, obj: Incident) -> str:
         return person(obj.assignee) or "—"
@@ -954,6 +975,11 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         fieldsets = list(self.change_fieldsets)
         if obj.alert_count or obj.channel == Channel.MONITORING or obj.dedup_key:
             fieldsets.append(self.monitoring_fieldset)
+        if not self.has_change_permission(request, obj):  # read-only page: tags as words, not JSON
+            fieldsets = [
+                (name, {**opts, "fields": [("tag_list" if f == "tags" else f) for f in opts["fields"]]})
+                for name, opts in fieldsets
+            ]
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None):
@@ -1022,6 +1048,7 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         ]
         decision = policy.can_change(request.user, incident)
         return {
+            "show_save_and_add_another": False,
             "incident": incident,
             "sla_clocks": clock_rows,
             "timeline": timeline,

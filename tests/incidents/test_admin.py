@@ -404,7 +404,8 @@ def test_no_delete_anywhere(console, incident, administrator, client):
 
 
 # --- permissions -------------------------------------------------------------------------------------
-def test_read_only_user_sees_everything_and_changes_nothing(client, reader, incident):
+def test_read_only_user_sees_everything_and_changes_nothing(client, reader, incident, agent):
+    incident = services.update_incident(incident, actor=agent, changes={"tags": ["vpn", "emea"]})
     client.force_login(reader)
     assert client.get(CHANGELIST).status_code == 200
     response = client.get(change_url(incident))
@@ -414,6 +415,7 @@ def test_read_only_user_sees_everything_and_changes_nothing(client, reader, inci
     for name in services.TRANSITION_NAMES:
         assert transition_url(incident, name) not in html
     assert 'id="comment_form"' not in html
+    assert "vpn, emea" in html  # tags read as words on the read-only page
     assert client.get(f"{CHANGELIST}add/").status_code == 403
 
     version = incident.version
