@@ -223,7 +223,6 @@ class WebhookEndpointAdmin(ModelAdmin):
     actions_detail = ["send_test_detail"]
     readonly_fields = [
         "consecutive_failures",
-        "total_deliveries",
         "total_failures",
         "last_success_at",
         "last_failure_at",

@@ -7,7 +7,9 @@ everything else (4xx, connection trouble) is retried.
 """
 
 import json
+import os
 import smtplib
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +25,28 @@ from .signatures import webhook_signature
 
 USER_AGENT = "ITSM-Notifications/1.0"
 RETRYABLE_HTTP = {408, 425, 429}
+
+_clients: dict[tuple[int, str], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(host: str) -> httpx.Client:
+    """A pooled client per process and receiver host: keep-alive to a busy receiver instead of
+    a TCP/TLS handshake per delivery. Per host, because pinned connections go to an IP address
+    and a TLS connection verified for one name must not carry requests for another."""
+    key = (os.getpid(), host)  # prefork children must not share their parent's sockets
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = httpx.Client(
+                    follow_redirects=False,
+                    trust_env=False,
+                    limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+                )
+                _clients[key] = client
+    return client
 
 
 @dataclass
@@ -228,8 +252,10 @@ def send_http(notification: Notification) -> SendResult:
     url, host_header, extensions = _pinned(endpoint.url, addresses)
     headers.update(host_header)
     try:
-        with httpx.Client(timeout=conf.webhook_timeout_seconds(), follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers=headers, extensions=extensions)
+        client = _client(urlsplit(endpoint.url).netloc)
+        response = client.post(
+            url, content=body, headers=headers, extensions=extensions, timeout=conf.webhook_timeout_seconds()
+        )
     except httpx.TimeoutException as exc:
         return SendResult(ok=False, retry=True, error=f"Timeout: {type(exc).__name__}")
     except httpx.HTTPError as exc:

@@ -15,7 +15,7 @@ import socket
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from itsm.queue import send_now
@@ -28,6 +28,7 @@ from .subject import Subject
 
 logger = logging.getLogger(__name__)
 WORKER = socket.gethostname()[:200]
+ENDPOINT_SUCCESS_REFRESH_SECONDS = 5
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -142,7 +143,13 @@ def record(row: Notification, result: SendResult, started) -> str:
 def _count_on_endpoint(endpoint_id: int, result: SendResult, at) -> None:
     endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id)
     if result.ok:
-        endpoints.update(total_deliveries=F("total_deliveries") + 1, consecutive_failures=0, last_success_at=at)
+        # Only when something changes: thousands of concurrent successes to one endpoint must
+        # not queue on its row lock (the delivery log counts them anyway).
+        endpoints.filter(
+            Q(consecutive_failures__gt=0)
+            | Q(last_success_at__isnull=True)
+            | Q(last_success_at__lt=at - timedelta(seconds=ENDPOINT_SUCCESS_REFRESH_SECONDS))
+        ).update(consecutive_failures=0, last_success_at=at)
         return
     endpoints.update(
         total_failures=F("total_failures") + 1, consecutive_failures=F("consecutive_failures") + 1, last_failure_at=at

@@ -63,7 +63,6 @@ class WebhookEndpoint(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     consecutive_failures = models.PositiveIntegerField(default=0)
-    total_deliveries = models.PositiveIntegerField(default=0)
     total_failures = models.PositiveIntegerField(default=0)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
@@ -73,7 +72,6 @@ class WebhookEndpoint(TimeStampedModel):
         excluded_fields=[
             "secret",
             "consecutive_failures",
-            "total_deliveries",
             "total_failures",
             "last_success_at",
             "last_failure_at",

@@ -76,7 +76,6 @@ class WebhookEndpointSerializer(StrictModelSerializer):
             "include_internal",
             "active",
             "consecutive_failures",
-            "total_deliveries",
             "total_failures",
             "last_success_at",
             "last_failure_at",
@@ -88,7 +87,6 @@ class WebhookEndpointSerializer(StrictModelSerializer):
         ]
         read_only_fields = [
             "consecutive_failures",
-            "total_deliveries",
             "total_failures",
             "last_success_at",
             "last_failure_at",

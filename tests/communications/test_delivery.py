@@ -62,7 +62,7 @@ def test_webhook_body_headers_and_signature_exactly_as_specified(endpoint, https
     row.refresh_from_db()
     endpoint.refresh_from_db()
     assert row.status == "sent" and row.attempts == 1
-    assert endpoint.total_deliveries == 1 and endpoint.last_success_at
+    assert endpoint.last_success_at and endpoint.consecutive_failures == 0
 
 
 def test_5xx_is_retried_with_the_same_delivery_id_and_body(endpoint, httpserver):
