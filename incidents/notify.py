@@ -82,17 +82,17 @@ def incident_event(
 ):
     """Queue the notifications the rules ask for (plus explicit `recipients`), noting each on the timeline.
 
-    `recipients` are role words ("assignee", "group", "group_manager") or "user:<id>", used by
-    SLA policy actions that name who to tell.
+    `recipients` are recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
+    "email:<address>", used by SLA policy actions that name who to tell.
     """
     from communications.services import emit
 
     context = {"incident": incident_context(incident), **(extra or {})}
     if actor is not None and getattr(actor, "pk", None):
         context["actor"] = {"id": actor.pk, "name": actor.get_full_name() or actor.get_username()}
-    if recipients:
-        context["recipients"] = recipients
-    notifications = emit(event_type, subject_for(incident), context, actor=actor, public=public)
+    notifications = emit(
+        event_type, subject_for(incident), context, actor=actor, public=public, recipients=recipients or None
+    )
     for notification in notifications:
         events.notified(incident, event=event_type, channel=notification.channel, recipient=notification.recipient)
     return notifications

@@ -276,3 +276,33 @@ def test_api_shows_clocks_and_filters_breached(api, desk):
         assert [r["number"] for r in not_breached] == [on_time.number]
         due = client.get("/api/v1/incidents/?sla_due_before=2026-06-01T09:30:00Z").json()["results"]
         assert [r["number"] for r in due] == [late.number]
+
+
+def test_breach_actions_notify_named_people_and_escalate(desk, make_user):
+    agent, group, service = desk
+    manager = make_user(roles.RESOLVER, username="boss", email="boss@example.com")
+    tier2 = AssignmentGroupFactory(name="Tier 2")
+    group.manager = manager
+    group.escalation_group = tier2
+    group.save()
+    always = BusinessCalendar.objects.get(name="24x7")
+    policy(
+        "resolution",
+        [2],
+        60,
+        always,
+        warning_thresholds=[],
+        actions={"breach": ["notify_group_manager", "reassign_escalation_group"]},
+    )
+    from communications.models import Notification
+
+    with freeze_time("2026-06-01 08:00:00"):
+        incident = open_p2(agent, service)
+    with freeze_time("2026-06-01 09:05:00"):
+        assert sla.fire_due(clock(incident, "resolution").pk)
+    incident.refresh_from_db()
+    assert incident.assignment_group == tier2  # escalated to the next tier
+    assert incident.reassignment_count == 1
+    breach_mail = Notification.objects.filter(event="sla.breached", recipient="boss@example.com")
+    assert breach_mail.exists()
+    assert incident.timeline.filter(type="notified", data__event="sla.breached").exists()
