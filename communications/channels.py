@@ -60,6 +60,7 @@ class SendResult:
     response_excerpt: str = ""
     disable_endpoint: bool = False
     retry_after: float | None = None
+    local: bool = False  # refused before sending (endpoint disabled or deleted): not the receiver's fault
 
 
 def send(notification: Notification) -> SendResult:
@@ -235,9 +236,9 @@ def classify(response: httpx.Response) -> SendResult:
 def send_http(notification: Notification) -> SendResult:
     endpoint = notification.endpoint
     if endpoint is None:
-        return SendResult(ok=False, error="The endpoint was deleted.")
+        return SendResult(ok=False, error="The endpoint was deleted.", local=True)
     if not endpoint.active:
-        return SendResult(ok=False, error=f"The endpoint is disabled. {endpoint.disabled_reason}".strip())
+        return SendResult(ok=False, error=f"The endpoint is disabled. {endpoint.disabled_reason}".strip(), local=True)
     try:
         addresses = netguard.safe_addresses(endpoint.url)
     except netguard.UnsafeURL as exc:

@@ -29,6 +29,7 @@ from .subject import Subject
 logger = logging.getLogger(__name__)
 WORKER = socket.gethostname()[:200]
 ENDPOINT_SUCCESS_REFRESH_SECONDS = 5
+COUNTDOWN_MAX_SECONDS = 300
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -130,12 +131,14 @@ def record(row: Notification, result: SendResult, started) -> str:
                 current.status = Status.DEAD
                 current.next_attempt_at = None
             current.save(update_fields=fields)
-        if current.endpoint_id:
+        if current.endpoint_id and not result.local:
             _count_on_endpoint(current.endpoint_id, result, finished)
-        if retry_in is not None:
+        if retry_in is not None and retry_in <= COUNTDOWN_MAX_SECONDS:
             from .tasks import deliver_notification
 
-            # The countdown message is a fast path; if it is lost, the sweep finds the row due.
+            # A countdown message is the fast path for short delays; longer ones (and lost
+            # messages) are picked up by the sweep once due. Long ETAs would sit unacked in a
+            # worker's memory and come back from Redis after its visibility timeout.
             transaction.on_commit(lambda: send_now(deliver_notification, row.pk, countdown=retry_in))
     return f"{outcome} ({current.status})"
 

@@ -13,7 +13,7 @@ class NotificationFilterSet(django_filters.FilterSet):
     status = CommaSeparatedFilter(choices=Status.choices)
     channel = CommaSeparatedFilter(choices=Channel.choices)
     event = CommaSeparatedFilter(label="Comma-separated event types")
-    recipient = django_filters.CharFilter(field_name="recipient", lookup_expr="iexact")
+    recipient = django_filters.CharFilter(method="by_recipient", label="Email address (any case) or endpoint URL")
     endpoint = django_filters.NumberFilter(field_name="endpoint_id")
     subject_kind = django_filters.CharFilter()
     subject_id = django_filters.NumberFilter()
@@ -26,6 +26,11 @@ class NotificationFilterSet(django_filters.FilterSet):
     class Meta:
         model = Notification
         fields = []
+
+    def by_recipient(self, queryset, name, value):
+        # Email addresses are stored in lower case: an exact match keeps the index usable.
+        value = value.strip()
+        return queryset.filter(recipient=value.lower() if "://" not in value else value)
 
     def search(self, queryset, name, value):
         return queryset.filter(

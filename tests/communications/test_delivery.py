@@ -13,7 +13,7 @@ from werkzeug import Response
 
 from communications import delivery
 from communications.channels import SendResult
-from communications.models import Notification
+from communications.models import Notification, WebhookEndpoint
 from communications.services import emit, retry_notification
 from tests.communications.factories import SECRET, WebhookEndpointFactory, make_subject
 
@@ -324,3 +324,31 @@ def test_a_late_failure_does_not_overwrite_a_takeover(make_user, group):
     delivery.record(claimed, SendResult(ok=False, retry=True, error="late"), timezone.now())
     row.refresh_from_db()
     assert row.status == "sent" and row.attempt_log.count() == 1
+
+
+def test_a_disabled_endpoint_is_not_called_nor_blamed(endpoint, httpserver):
+    row = one_row()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason="maintenance")
+    delivery.deliver(row.pk)
+    row.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert row.status == "dead" and "disabled" in row.last_error
+    assert httpserver.log == [] and endpoint.consecutive_failures == 0
+
+
+@pytest.mark.parametrize(("base", "countdown_message"), [(1, True), (3600, False)])
+def test_short_backoffs_use_a_countdown_long_ones_are_left_to_the_sweep(
+    endpoint, httpserver, settings, monkeypatch, django_capture_on_commit_callbacks, base, countdown_message
+):
+    from communications import delivery as module
+
+    settings.NOTIFICATION_BACKOFF_BASE_SECONDS = base
+    published = []
+    monkeypatch.setattr(module, "send_now", lambda task, *args, **kw: published.append(kw))
+    httpserver.expect_request("/hook").respond_with_data("down", status=503)
+    row = one_row()
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.deliver(row.pk)
+    assert bool(published) is countdown_message  # no hour-long ETA message sitting in a worker
+    if countdown_message:
+        assert 0 < published[0]["countdown"] <= 1

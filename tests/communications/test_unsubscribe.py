@@ -50,8 +50,8 @@ def test_one_click_post_from_a_mail_client_needs_no_csrf_token(subscription):
     assert not Subscription.objects.exists()
 
 
-def test_a_forged_or_mismatched_token_does_nothing(client, subscription):
+def test_a_forged_or_tampered_token_does_nothing(client, subscription):
     assert client.post("/unsubscribe/not-a-token/").status_code == 400
-    other = unsubscribe_token(subscription.pk, "someone-else@example.com")
-    assert b"Already unsubscribed" in client.post(f"/unsubscribe/{other}/").content
+    token = unsubscribe_token(subscription.pk, subscription.email)
+    assert client.post(f"/unsubscribe/{token[:-2]}xx/").status_code == 400
     assert Subscription.objects.filter(pk=subscription.pk).exists()
