@@ -21,13 +21,11 @@ from itsm.models import (
     WorkingPeriod,
 )
 from itsm.models.calendars import format_minute, parse_minute, validate_periods
+from itsm.models.sla import PAUSABLE_STATES, validate_actions
 
 from .serializers import StrictModelSerializer, StrictSerializer
 
 User = get_user_model()
-
-# Incident states an SLA clock may pause in; terminal states stop clocks instead.
-PAUSABLE_STATES = ["new", "in_progress", "on_hold"]
 
 
 class AssignmentGroupSerializer(StrictModelSerializer):
@@ -200,7 +198,7 @@ class SlaPolicySerializer(StrictModelSerializer):
     warning_thresholds = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=99), required=False
     )
-    actions = serializers.JSONField(required=False)
+    actions = serializers.JSONField(required=False, validators=[validate_actions])
 
     class Meta:
         model = SlaPolicy
@@ -227,11 +225,6 @@ class SlaPolicySerializer(StrictModelSerializer):
     def validate_warning_thresholds(self, value):
         if any(b <= a for a, b in itertools.pairwise(value)):
             raise serializers.ValidationError("Warning thresholds must be strictly increasing.")
-        return value
-
-    def validate_actions(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Actions are an object keyed by threshold or 'breach'.")
         return value
 
 

@@ -39,6 +39,45 @@ def validate_priorities(value: list) -> None:
         raise ValidationError("A priority is listed twice.")
 
 
+# Incident states an SLA clock may pause in; terminal states stop clocks instead.
+PAUSABLE_STATES = ["new", "in_progress", "on_hold"]
+NOTIFY_ACTIONS = ["notify_assignee", "notify_group", "notify_group_manager"]
+OTHER_ACTIONS = ["reassign_escalation_group", "raise_priority"]
+
+
+def validate_pause_states(value: list) -> None:
+    if not isinstance(value, list) or any(v not in PAUSABLE_STATES for v in value):
+        raise ValidationError(f"Pause states are a list of: {', '.join(PAUSABLE_STATES)}.")
+
+
+def validate_actions(value: dict) -> None:
+    """{"<threshold>"|"warning"|"breach": [action, ...]}; an action is one of NOTIFY_ACTIONS,
+    OTHER_ACTIONS or {"notify_users": [user ids]}."""
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Actions are an object like {"75": ["notify_group"], "breach": ["notify_group_manager"]}.'
+        )
+    for key, actions in value.items():
+        if key not in ("warning", "breach") and not (key.isdigit() and 1 <= int(key) <= 99):
+            raise ValidationError(f"'{key}' is not a threshold (1-99), 'warning' or 'breach'.")
+        if not isinstance(actions, list):
+            raise ValidationError(f"The actions of '{key}' must be a list.")
+        for action in actions:
+            if isinstance(action, dict):
+                users = action.get("notify_users")
+                if (
+                    set(action) != {"notify_users"}
+                    or not isinstance(users, list)
+                    or not all(isinstance(u, int) and not isinstance(u, bool) for u in users)
+                ):
+                    raise ValidationError('A named-user action is {"notify_users": [user ids]}.')
+            elif action not in NOTIFY_ACTIONS + OTHER_ACTIONS:
+                raise ValidationError(
+                    f"Unknown action '{action}'. Known: {', '.join(NOTIFY_ACTIONS + OTHER_ACTIONS)}, "
+                    '{"notify_users": [ids]}.'
+                )
+
+
 class SlaPolicy(TimeStampedModel):
     """A response or resolution target for incidents matching a priority (and optionally service, category).
 
@@ -53,10 +92,15 @@ class SlaPolicy(TimeStampedModel):
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="sla_policies")
     target_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="sla_policies")
-    pause_states = models.JSONField(default=default_pause_states, blank=True)
+    pause_states = models.JSONField(default=default_pause_states, blank=True, validators=[validate_pause_states])
     warning_thresholds = models.JSONField(default=default_thresholds, blank=True, validators=[validate_thresholds])
     actions = models.JSONField(
-        default=dict, blank=True, help_text="What to do at each threshold and at breach (see the SLA docs)."
+        default=dict,
+        blank=True,
+        validators=[validate_actions],
+        help_text='What to do at each threshold and at breach, e.g. {"75": ["notify_group"], '
+        '"breach": ["notify_group_manager", "reassign_escalation_group"]}. Without an entry: warnings notify '
+        "the assignee, a breach the assignee and the group manager.",
     )
     active = models.BooleanField(default=True)
     history = HistoricalRecords()

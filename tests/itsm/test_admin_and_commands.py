@@ -135,3 +135,27 @@ def test_seed_demo_is_idempotent(settings, tmp_path):
     users = get_user_model().objects
     for role in roles.ALL_ROLES:
         assert users.filter(groups__name=role).exists(), role
+
+
+def test_sla_policy_admin_refuses_bad_input(admin_client):
+    from itsm.models import SlaPolicy
+
+    calendar = BusinessCalendar.objects.get(name="24x7")
+    response = admin_client.post(
+        "/admin/itsm/slapolicy/add/",
+        {
+            "name": "Bad",
+            "kind": "resolution",
+            "priorities": "[1]",
+            "target_minutes": "0",
+            "calendar": calendar.pk,
+            "pause_states": '["closed"]',
+            "warning_thresholds": "[90, 50]",
+            "actions": '{"breach": ["explode"]}',
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert {"target_minutes", "pause_states", "warning_thresholds", "actions"} <= set(errors), errors
+    assert not SlaPolicy.objects.filter(name="Bad").exists()

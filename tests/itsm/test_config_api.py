@@ -308,3 +308,55 @@ def test_priority_matrix_editable_by_admin_only(api, administrator, reader):
     response = api.as_user(administrator).patch(f"/api/v1/priority-matrix/{cell.id}/", {"priority": 4})
     assert response.status_code == 200
     assert PriorityMatrixEntry.objects.priority_for(3, 3) == 4
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        {"breach": ["page_the_ceo"]},
+        {"150": ["notify_group"]},
+        {"breach": "notify_group"},
+        {"breach": [{"notify_users": ["bob"]}]},
+        ["notify_group"],
+    ],
+)
+def test_sla_policy_actions_are_validated(api, administrator, actions):
+    calendar = BusinessCalendar.objects.get(name="24x7")
+    response = api.as_user(administrator).post(
+        "/api/v1/sla-policies/",
+        {
+            "name": "A",
+            "kind": "resolution",
+            "priorities": [1],
+            "target_minutes": 60,
+            "calendar": calendar.id,
+            "actions": actions,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "actions" in response.json()["errors"], response.json()
+    assert not SlaPolicy.objects.filter(name="A").exists()
+
+
+def test_sla_policy_with_actions(api, administrator, make_user):
+    calendar = BusinessCalendar.objects.get(name="24x7")
+    boss = make_user(roles.RESOLVER)
+    actions = {
+        "75": ["notify_group"],
+        "breach": ["notify_group_manager", {"notify_users": [boss.id]}, "reassign_escalation_group"],
+    }
+    response = api.as_user(administrator).post(
+        "/api/v1/sla-policies/",
+        {
+            "name": "B",
+            "kind": "resolution",
+            "priorities": [1],
+            "target_minutes": 60,
+            "calendar": calendar.id,
+            "actions": actions,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["actions"] == actions
