@@ -240,7 +240,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Impact and urgency share one 1-3 scale; one enum name keeps generated clients tidy.
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "itsm.choices.Impact"},
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "itsm.choices.Impact",
+        "IncidentChannelEnum": "incidents.choices.Channel",
+        "NotificationChannelEnum": "communications.choices.Channel",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -10,11 +10,12 @@ from incidents import services
 from incidents.choices import Channel, HoldReason, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, TimelineEvent
 from itsm.api.serializers import StrictSerializer
+from itsm.choices import Impact
 from itsm.models import AssignmentGroup, Category, Service
 
 User = get_user_model()
 
-LEVEL = [(1, "high"), (2, "medium"), (3, "low")]
+LEVEL = Impact.choices  # impact and urgency share the 1 (high) .. 3 (low) scale
 
 
 class SlaClockSerializer(serializers.Serializer):

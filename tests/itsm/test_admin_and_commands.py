@@ -159,3 +159,55 @@ def test_sla_policy_admin_refuses_bad_input(admin_client):
     errors = response.context["adminform"].form.errors
     assert {"target_minutes", "pause_states", "warning_thresholds", "actions"} <= set(errors), errors
     assert not SlaPolicy.objects.filter(name="Bad").exists()
+
+
+def test_check_deploy_passes_with_the_documented_production_settings():
+    """The README's production environment passes `manage.py check --deploy` (run as its own process)."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ITSM_TESTING", "DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(60),
+            "ALLOWED_HOSTS": "itsm.example.com",
+            "SECURE_SSL_REDIRECT": "true",
+            "SESSION_COOKIE_SECURE": "true",
+            "CSRF_COOKIE_SECURE": "true",
+            "SECURE_HSTS_SECONDS": "31536000",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+            "SECURE_HSTS_PRELOAD": "true",
+            "USE_X_FORWARDED_PROTO": "true",
+            "DATABASE_URL": "sqlite:////tmp/itsm-deploy-check.sqlite3",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_secret_key_is_required_without_debug():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ITSM_TESTING", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
