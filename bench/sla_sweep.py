@@ -1,0 +1,782 @@
+"""`python -m bench.sla_sweep [--incidents N] [--open N] [--due N] [--keep-db]`: the SLA sweep at scale.
+
+Issue 4, item 7: with 1,000,000 incidents of which 200,000 open, (a) the sweep's query for due
+clocks (`incidents.sla.due_clock_ids`) must use the partial index `slaclock_due` and run in
+<= 50 ms, and (b) 10,000 due breaches must all fire within 60 s on 2 worker processes.
+
+A run:
+
+1. creates the database `itsm_bench_sla` (`--db`; the name must start with `itsm_bench`),
+   migrates it and seeds it with `bench.scenarios.incidents.seed_incidents`: incidents, their
+   `created` events and SLA clocks by COPY; `--due` open incidents carry a resolution clock whose
+   breach came 1 to 30 minutes ago and has not fired, on a policy without warnings, so exactly
+   one breach fires per clock. The other running clocks have their next warning or breach
+   ahead (spread over the next days; the few that come due while the run lasts are fired too
+   and counted as "background"). With `--keep-db` an earlier seed of the same sizes is reused
+   and its due clocks are re-armed (their breach, timeline events and notifications undone).
+2. times `due_clock_ids(limit=...)` (the sweep task's limit, and the function's default) and
+   prints the `EXPLAIN (ANALYZE, BUFFERS)` of exactly the SQL it ran;
+3. starts one `celery -A itsm worker --concurrency 2` (prefork: two worker processes) on a
+   Redis database of its own (`--broker`, default db 5, flushed before and after, refused if it
+   holds anything but Celery's keys), publishes `sweep_sla_clocks` as beat would (at once,
+   then every `--sweep-interval` seconds, the beat schedule's 60 by default) and polls until
+   every due clock has `breach_fired`; then checks each fired exactly once (one `breached`
+   timeline event per clock), lets the notification deliveries drain, and stops the worker
+   (also on error or Ctrl-C);
+4. with `--profile N`, re-arms N due clocks and fires them in this process, first counting
+   and timing their SQL, then under cProfile, and prints where the time goes.
+
+Emails go to Django's dummy backend (`EMAIL_URL=dummymail://`): the deliveries run, nothing is
+sent. The cache is the local-memory one (no REDIS_URL). The report is printed and written as
+JSON to `bench/results/sla-sweep-<timestamp>.json` (or `--json PATH`). The database is left
+for inspection (`--drop` drops it at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import ctypes
+import inspect
+import json
+import os
+import pstats
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench.runner import (
+    MIGRATE_TIMEOUT,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    RESULTS_DIR,
+    ROOT,
+    BenchError,
+    database_secret,
+    prepare_database,
+    run_checked,
+    server_env,
+)
+
+SCENARIO = "sla_sweep"  # its row in bench_seed
+DEFAULT_DB = "itsm_bench_sla"
+DEFAULT_BROKER = "redis://127.0.0.1:6379/5"
+# Keys kombu's Redis transport keeps for the default queue; anything else means the database
+# is someone else's and must not be flushed.
+KOMBU_KEY = re.compile(r"^(celery|_kombu\..*|unacked.*|celeryev.*)$")
+WORKER_BOOT_TIMEOUT = 90
+POLL_SECONDS = 0.25
+DRAIN_TIMEOUT = 300
+QUERY_RUNS = 20
+TARGET_QUERY_MS = 50
+TARGET_FIRE_SECONDS = 60
+
+
+def say(message: str) -> None:
+    print(f"sla_sweep: {message}", file=sys.stderr, flush=True)
+
+
+# --- arguments -----------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.sla_sweep", description=__doc__.split("\n")[0])
+    parser.add_argument("--incidents", type=int, default=1_000_000, help="incidents to seed (default 1,000,000)")
+    parser.add_argument("--open", type=int, default=200_000, help="of which open (default 200,000)")
+    parser.add_argument("--due", type=int, default=10_000, help="open ones whose breach is due (default 10,000)")
+    parser.add_argument("--keep-db", action="store_true", help="reuse an earlier seed of the same sizes")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"database name (default {DEFAULT_DB})")
+    parser.add_argument("--broker", default=DEFAULT_BROKER, help=f"a private Redis database (default {DEFAULT_BROKER})")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--sweep-interval", type=float, default=60.0, help="seconds between sweeps, as beat (default 60)"
+    )
+    parser.add_argument("--sweep-limit", type=int, help="the sweep's limit (default: the task's own)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up firing after this many seconds")
+    parser.add_argument("--profile", type=int, default=300, metavar="N", help="fire N re-armed clocks under cProfile")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="where to write the results")
+    args = parser.parse_args(argv)
+    if not 0 <= args.due <= args.open <= args.incidents or args.incidents <= 0:
+        parser.error("need 0 <= --due <= --open <= --incidents and --incidents > 0")
+    if not args.broker.startswith("redis://"):
+        parser.error("--broker must be a redis:// URL")
+    return args
+
+
+# --- Django in this process ------------------------------------------------------------------------
+def sweep_env(db_name: str, broker: str) -> dict[str, str]:
+    """The runner's production-like environment, on our broker, with emails going nowhere."""
+    env = server_env(db_name, database_secret(db_name))
+    env.pop("EXTRA_MIDDLEWARE", None)
+    env.pop("REDIS_URL", None)  # local-memory cache: nothing of ours in the runner's Redis db
+    env.update(CELERY_BROKER_URL=broker, EMAIL_URL="dummymail://")
+    return env
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Configure Django here with the same environment the worker gets."""
+    for key in ("ITSM_TESTING", "DEBUG", "EXTRA_MIDDLEWARE", "REDIS_URL"):
+        os.environ.pop(key, None)
+    os.environ.update({k: env[k] for k in env if k in _DJANGO_KEYS})
+    import django
+
+    django.setup()
+
+
+_DJANGO_KEYS = {
+    "DJANGO_SETTINGS_MODULE",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+    "API_THROTTLE_RATE",
+    "ALERT_THROTTLE_RATE",
+}
+
+
+# --- seed, or reuse and re-arm -----------------------------------------------------------------------
+def seed_or_reuse(args: argparse.Namespace, kept: bool) -> dict[str, Any]:
+    """Seed the sizes asked for, or reuse a kept database's seed of the same sizes (re-armed)."""
+    from django.db import connection
+
+    from bench.scenarios.incidents import seed_incidents
+    from bench.seed import SEED_TABLE_SQL
+
+    sizes = {"incidents": args.incidents, "open": args.open, "due": args.due}
+    with connection.cursor() as cursor:
+        cursor.execute(SEED_TABLE_SQL)
+        cursor.execute("SELECT data, seconds FROM bench_seed WHERE scenario = %s", [SCENARIO])
+        row = cursor.fetchone()
+    if kept and row is not None:
+        data, seconds = row
+        data = json.loads(data) if isinstance(data, str) else data  # Django reads jsonb as text
+        if {k: data["sizes"][k] for k in sizes} != sizes:
+            raise BenchError(f"{args.db} holds a seed of {data['sizes']}, not {sizes}: drop it or pass those sizes")
+        say(f"reusing the seed of {args.db} ({seconds:.0f} s to make); re-arming the due clocks")
+        rearm(data)
+        return data | {"seconds": seconds, "reused": True}
+    if kept:
+        raise BenchError(f"{args.db} exists but holds no {SCENARIO} seed: run without --keep-db")
+    started = time.perf_counter()
+    say(f"seeding {args.incidents:,} incidents ({args.open:,} open, {args.due:,} due)")
+    data = seed_incidents(args.incidents, open_count=args.open, due=args.due)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM incidents_timelineevent")
+        data["timeline_max_id"] = cursor.fetchone()[0]
+    data["sizes"] = sizes
+    seconds = round(time.perf_counter() - started, 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_seed (scenario, scale, seconds, data) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (scenario) DO UPDATE SET scale = EXCLUDED.scale, seconds = EXCLUDED.seconds, "
+            "data = EXCLUDED.data, seeded_at = now()",
+            [SCENARIO, args.incidents, seconds, json.dumps(data)],
+        )
+    return data | {"seconds": seconds, "reused": False}
+
+
+def rearm(data: dict[str, Any], clock_ids: list[int] | None = None) -> int:
+    """Undo the breach of the due clocks (all, or `clock_ids`): unfired, due again at `due_at`.
+
+    Their `sla`/`notified` timeline events written after the seed and every notification are
+    deleted too (this database is the tool's own: notifications only come from its runs).
+    """
+    from django.db import connection, transaction
+
+    where = "policy_id = %s" + (" AND id = ANY(%s)" if clock_ids is not None else "")
+    params: list[Any] = [data["due_policy"]] + ([clock_ids] if clock_ids is not None else [])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE incidents_slaclock SET stage = 'running', breached_at = NULL, breach_fired = false, "
+            f"warnings_fired = '[]', next_check_at = due_at, updated_at = now() WHERE {where}",
+            params,
+        )
+        count = cursor.rowcount
+        cursor.execute(
+            "DELETE FROM incidents_timelineevent WHERE id > %s AND type IN ('sla', 'notified') "
+            f"AND incident_id IN (SELECT incident_id FROM incidents_slaclock WHERE {where})",
+            [data["timeline_max_id"], *params],
+        )
+        cursor.execute("TRUNCATE communications_notification CASCADE")
+    return count
+
+
+# --- (a) the due-clock query -------------------------------------------------------------------------
+def measure_query(limit: int, runs: int = QUERY_RUNS) -> dict[str, Any]:
+    """Time `due_clock_ids(limit=limit)` and EXPLAIN (ANALYZE, BUFFERS) the very SQL it ran."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.sla import due_clock_ids
+
+    timings = []
+    with CaptureQueriesContext(connection) as captured:
+        ids = due_clock_ids(limit=limit)
+    for _ in range(runs):
+        started = time.perf_counter()
+        due_clock_ids(limit=limit)
+        timings.append((time.perf_counter() - started) * 1000)
+    statement = captured.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+        plan = [line for (line,) in cursor.fetchall()]
+    timings.sort()
+    execution = next((float(m.group(1)) for line in plan if (m := re.search(r"Execution Time: ([\d.]+)", line))), None)
+    return {
+        "limit": limit,
+        "returned": len(ids),
+        "first_ms": round(float(captured.captured_queries[-1]["time"]) * 1000, 2),
+        "median_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(timings[max(0, int(len(timings) * 0.95) - 1)], 2),
+        "max_ms": round(timings[-1], 2),
+        "runs": runs,
+        "execution_ms": execution,
+        "sql": statement,
+        "plan": plan,
+        "uses_partial_index": any("slaclock_due" in line for line in plan),
+        "seq_scan": any("Seq Scan" in line for line in plan),
+    }
+
+
+def index_facts(due_policy: int) -> dict[str, Any]:
+    """Sizes that explain the query: clocks, entries of the partial index, due ones."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(next_check_at), count(*) FILTER (WHERE next_check_at <= now()), "
+            "count(*) FILTER (WHERE policy_id = %s AND NOT breach_fired) FROM incidents_slaclock",
+            [due_policy],
+        )
+        clocks, indexed, due_now, armed = cursor.fetchone()
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_relation_size('slaclock_due')), "
+            "pg_size_pretty(pg_total_relation_size('incidents_slaclock')), "
+            "pg_size_pretty(pg_total_relation_size('incidents_incident')), "
+            "(SELECT count(*) FROM incidents_incident), "
+            "(SELECT count(*) FROM incidents_incident WHERE state IN ('new', 'in_progress', 'on_hold'))"
+        )
+        index_size, clock_size, incident_size, incidents, open_ = cursor.fetchone()
+    return {
+        "incidents": incidents,
+        "open_incidents": open_,
+        "clocks": clocks,
+        "in_partial_index": indexed,
+        "due_now": due_now,
+        "armed_due_clocks": armed,
+        "slaclock_due_size": index_size,
+        "slaclock_table_size": clock_size,
+        "incident_table_size": incident_size,
+    }
+
+
+# --- (b) firing with a real worker -------------------------------------------------------------------
+def check_private_broker(url: str) -> None:
+    """Refuse a Redis database holding anything but Celery's own keys; flush it otherwise."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    foreign = [key for key in client.scan_iter(count=1000) if not KOMBU_KEY.match(key.decode(errors="replace"))]
+    if foreign:
+        raise BenchError(f"{url} holds keys that are not Celery's (e.g. {foreign[0]!r}): pass a private --broker")
+    client.flushdb()
+
+
+def queue_length(url: str) -> int:
+    """Messages waiting in the default queue plus those delivered but not acknowledged."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return int(client.llen("celery")) + int(client.hlen("unacked"))
+
+
+class Worker:
+    """One `celery -A itsm worker --concurrency N` process group, logging to a file."""
+
+    def __init__(self, env: dict[str, str], concurrency: int, log_path: Path) -> None:
+        self.env, self.concurrency, self.log_path = env, concurrency, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "itsm",
+            "worker",
+            f"--concurrency={self.concurrency}",
+            "-P",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+            f"--hostname=sla-sweep-{os.getpid()}@%h",
+        ]
+        with open(self.log_path, "ab") as log:
+            # Its own session: stopping it reaches the pool processes too, by this group's id.
+            self.process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = WORKER_BOOT_TIMEOUT) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"the worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            if " ready." in self.log_tail(20_000):
+                return
+            time.sleep(0.2)
+        raise BenchError(f"the worker was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL to the worker's own process group."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.process.poll() is None or _group_members(self.process.pid):
+            # The master hung, or pool children outlived it: kill what is left of its group.
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process.poll() is None:
+            self.process.wait(timeout=10)
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: get SIGTERM if this process dies (even by SIGKILL), so the
+    worker never outlives the benchmark. Linux only; elsewhere the `finally` has to do."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Pids of live processes in process group `pgid` (from /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def unfired(due_policy: int) -> int:
+    """Due clocks whose breach has not fired yet."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM incidents_slaclock WHERE policy_id = %s AND NOT breach_fired", [due_policy]
+        )
+        return cursor.fetchone()[0]
+
+
+def publish_sweep(limit: int | None) -> None:
+    from incidents.tasks import sweep_sla_clocks
+
+    sweep_sla_clocks.apply_async(kwargs={"limit": limit} if limit else {})
+
+
+def fire_with_worker(args: argparse.Namespace, env: dict[str, str], data: dict[str, Any], scratch: Path) -> dict:
+    """Start the worker, sweep as beat would until every due clock fired, drain, stop."""
+    from django.db import connection
+
+    due_policy = data["due_policy"]
+    armed = unfired(due_policy)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM incidents_timelineevent")
+        timeline_before = cursor.fetchone()[0]
+    check_private_broker(args.broker)
+    worker = Worker(env, args.concurrency, scratch / "worker.log")
+    progress: list[tuple[float, int]] = []
+    sweeps: list[float] = []
+    result: dict[str, Any] = {"armed": armed, "concurrency": args.concurrency, "sweep_interval_s": args.sweep_interval}
+    try:
+        worker.start()
+        worker.wait_ready()
+        say(f"worker ready (pid {worker.process.pid}); sweeping {armed:,} due clocks")
+        started = time.monotonic()
+        next_sweep = started
+        left = armed
+        last_note = started
+        while left and time.monotonic() - started < args.timeout:
+            now = time.monotonic()
+            if now >= next_sweep:
+                publish_sweep(args.sweep_limit)
+                sweeps.append(round(now - started, 2))
+                next_sweep += args.sweep_interval
+            if not worker.alive():
+                raise BenchError(f"the worker died:\n{worker.log_tail()}")
+            time.sleep(POLL_SECONDS)
+            left = unfired(due_policy)
+            elapsed = time.monotonic() - started
+            progress.append((round(elapsed, 2), armed - left))
+            if elapsed - (last_note - started) >= 10:
+                last_note = time.monotonic()
+                say(f"{elapsed:5.0f} s: {armed - left:,} of {armed:,} fired")
+        fired_at = time.monotonic() - started
+        result["all_fired"] = left == 0
+        result["fire_seconds"] = round(fired_at, 2) if left == 0 else None
+        result["left_unfired"] = left
+        result["sweeps_at_s"] = sweeps
+        # The deliveries the breaches queued run after them: wait for the queue to empty.
+        drain_deadline = time.monotonic() + DRAIN_TIMEOUT
+        while queue_length(args.broker) and time.monotonic() < drain_deadline and worker.alive():
+            time.sleep(0.5)
+        result["drained"] = queue_length(args.broker) == 0
+        result["drain_seconds"] = round(time.monotonic() - started, 2)
+    finally:
+        worker.stop()
+    result["progress"] = _thin(progress)
+    result["rate_per_s"] = round(armed / result["fire_seconds"], 1) if result.get("fire_seconds") else None
+    result |= exactly_once(due_policy, timeline_before)
+    result["worker_log_errors"] = [line for line in worker.log_tail(200_000).splitlines() if "ERROR" in line][:5]
+    return result
+
+
+def _thin(progress: list[tuple[float, int]], every: float = 5.0) -> list[tuple[float, int]]:
+    """One progress point per `every` seconds (and the last)."""
+    kept: list[tuple[float, int]] = []
+    for point in progress:
+        if not kept or point[0] - kept[-1][0] >= every:
+            kept.append(point)
+    if progress and kept[-1] != progress[-1]:
+        kept.append(progress[-1])
+    return kept
+
+
+def exactly_once(due_policy: int, timeline_before: int) -> dict[str, Any]:
+    """Breached events per due clock (must be one each), and what else fired during the run."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT n, count(*) FROM (
+                SELECT c.id, count(e.id) AS n
+                FROM incidents_slaclock c
+                LEFT JOIN incidents_timelineevent e
+                  ON e.incident_id = c.incident_id AND e.id > %s AND e.type = 'sla'
+                 AND e.data ->> 'event' = 'breached' AND (e.data ->> 'policy')::bigint = c.policy_id
+                WHERE c.policy_id = %s
+                GROUP BY c.id
+            ) per_clock GROUP BY n ORDER BY n
+            """,
+            [timeline_before, due_policy],
+        )
+        per_clock = {int(n): count for n, count in cursor.fetchall()}
+        cursor.execute(
+            """
+            SELECT e.data ->> 'event', count(*) FROM incidents_timelineevent e
+            WHERE e.id > %s AND e.type = 'sla' AND (e.data ->> 'policy')::bigint <> %s
+            GROUP BY 1 ORDER BY 1
+            """,
+            [timeline_before, due_policy],
+        )
+        background = dict(cursor.fetchall())
+        cursor.execute("SELECT status, count(*) FROM communications_notification GROUP BY 1 ORDER BY 1")
+        notifications = dict(cursor.fetchall())
+    return {
+        "breached_events_per_clock": per_clock,
+        "exactly_once": set(per_clock) == {1},
+        "background_events": background,
+        "notifications": notifications,
+    }
+
+
+# --- where the time goes -----------------------------------------------------------------------------
+def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
+    """Re-arm 2 x `count` due clocks; fire `count` counting their SQL, then `count` under cProfile."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.sla import fire_due
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM incidents_slaclock WHERE policy_id = %s ORDER BY id LIMIT %s",
+            [data["due_policy"], 2 * count],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    rearm(data, ids)
+    timed, profiled = ids[: len(ids) // 2], ids[len(ids) // 2 :]
+
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as captured:
+        fired = sum(fire_due(clock_id) for clock_id in timed)
+    wall = time.perf_counter() - started
+    queries = captured.captured_queries
+    db_seconds = sum(float(q["time"]) for q in queries)
+    kinds: Counter[str] = Counter()
+    kind_time: defaultdict[str, float] = defaultdict(float)
+    for q in queries:
+        kind = _statement_kind(q["sql"])
+        kinds[kind] += 1
+        kind_time[kind] += float(q["time"])
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for clock_id in profiled:
+        fire_due(clock_id)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    n = max(len(timed), 1)
+    return {
+        "fires": len(timed),
+        "fired": fired,
+        "ms_per_fire": round(wall / n * 1000, 2),
+        "queries_per_fire": round(len(queries) / n, 1),
+        "db_ms_per_fire": round(db_seconds / n * 1000, 2),
+        "statements": [
+            {"statement": kind, "per_fire": round(c / n, 2), "ms_per_fire": round(kind_time[kind] / n * 1000, 2)}
+            for kind, c in kinds.most_common(25)
+        ],
+        "areas": _areas(stats, len(profiled)),
+        "top_cumulative": _top(stats, "cumulative", len(profiled)),
+    }
+
+
+def _statement_kind(statement: str) -> str:
+    """`SELECT incidents_slaclock`, `INSERT communications_notification`, ...: verb and first table."""
+    text = statement.strip()
+    verb = text.split(None, 1)[0].upper() if text else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "BEGIN"):
+        return verb
+    pattern = {"SELECT": r'\bFROM\s+"?(\w+)"?', "INSERT": r'\bINTO\s+"?(\w+)"?', "UPDATE": r'^UPDATE\s+"?(\w+)"?'}.get(
+        verb, r'\bFROM\s+"?(\w+)"?'
+    )
+    match = re.search(pattern, text, re.IGNORECASE)
+    return f"{verb} {match.group(1) if match else '?'}"
+
+
+AREA_RULES = [
+    ("psycopg / socket (waiting for PostgreSQL)", ("psycopg", "socket.py", "selectors.py")),
+    ("kombu / redis (publishing tasks)", ("kombu", "redis", "celery")),
+    ("Django templates (rendering notifications)", ("django/template",)),
+    ("Django ORM (building queries, instances)", ("django/db",)),
+    ("communications (emit, rules, recipients, storm control)", ("communications/",)),
+    ("incidents (sla, notify, events, services)", ("incidents/",)),
+    ("itsm (business time, calendars)", ("itsm/",)),
+    ("json / hashing / uuid", ("json", "hashlib", "uuid")),
+]
+
+
+def _areas(stats: pstats.Stats, fires: int) -> list[dict[str, Any]]:
+    """Own time (tottime) summed by area of the code, per fire."""
+    totals: defaultdict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        area = next((name for name, needles in AREA_RULES if any(n in filename for n in needles)), "other")
+        totals[area] += tottime
+    grand = sum(totals.values()) or 1
+    return [
+        {"area": area, "ms_per_fire": round(t / max(fires, 1) * 1000, 2), "share": round(t / grand * 100, 1)}
+        for area, t in sorted(totals.items(), key=lambda item: -item[1])
+    ]
+
+
+def _top(stats: pstats.Stats, key: str, fires: int, count: int = 25) -> list[dict[str, Any]]:
+    """The `count` functions with the largest `key` time, under ROOT or not, per fire."""
+    rows = []
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = filename.replace(str(ROOT) + "/", "").replace(".venv/lib/python3.11/site-packages/", "")
+        rows.append((cumtime if key == "cumulative" else tottime, tottime, calls, f"{where}:{line}({name})"))
+    rows.sort(reverse=True)
+    return [
+        {
+            "function": label,
+            "cum_ms_per_fire": round(value / max(fires, 1) * 1000, 2),
+            "own_ms_per_fire": round(own / max(fires, 1) * 1000, 2),
+            "calls_per_fire": round(calls / max(fires, 1), 1),
+        }
+        for value, own, calls, label in rows[:count]
+    ]
+
+
+# --- report ----------------------------------------------------------------------------------------------
+def format_report(results: dict[str, Any]) -> str:
+    """The human-readable report."""
+    out = []
+    sizes, facts = results["sizes"], results["facts"]
+    out.append(
+        f"SLA sweep: {facts['incidents']:,} incidents ({facts['open_incidents']:,} open), "
+        f"{facts['clocks']:,} clocks, {facts['in_partial_index']:,} in slaclock_due ({facts['slaclock_due_size']}), "
+        f"{facts['due_now']:,} due now; asked {sizes}; seed {results['seed_seconds']:.0f} s"
+        + (" (reused)" if results["reused"] else "")
+    )
+    for query in results["queries"]:
+        verdict = "ok" if query["median_ms"] <= TARGET_QUERY_MS else "MISSED"
+        out.append(
+            f"\n(a) due_clock_ids(limit={query['limit']}): {query['returned']} ids; "
+            f"first {query['first_ms']} ms, median {query['median_ms']} ms, p95 {query['p95_ms']} ms, "
+            f"max {query['max_ms']} ms over {query['runs']} runs; EXPLAIN execution {query['execution_ms']} ms "
+            f"[target <= {TARGET_QUERY_MS} ms: {verdict}]; partial index: "
+            f"{'yes' if query['uses_partial_index'] else 'NO'}; seq scan: {'YES' if query['seq_scan'] else 'no'}"
+        )
+        out.append(f"    {query['sql']}")
+        out.extend(f"    {line}" for line in query["plan"])
+    fire = results.get("fire")
+    if fire:
+        verdict = "ok" if fire.get("fire_seconds") and fire["fire_seconds"] <= TARGET_FIRE_SECONDS else "MISSED"
+        out.append(
+            f"\n(b) {fire['armed']:,} due breaches, 1 worker x {fire['concurrency']} processes, "
+            f"sweep every {fire['sweep_interval_s']:.0f} s (published at {fire['sweeps_at_s']} s): "
+            + (
+                f"all fired after {fire['fire_seconds']} s ({fire['rate_per_s']}/s)"
+                if fire["all_fired"]
+                else f"{fire['left_unfired']:,} NOT fired at the time limit"
+            )
+            + f" [target <= {TARGET_FIRE_SECONDS} s: {verdict}]"
+        )
+        out.append(f"    progress (s, fired): {fire['progress']}")
+        out.append(
+            f"    breached events per clock {fire['breached_events_per_clock']} "
+            f"(exactly once: {'yes' if fire['exactly_once'] else 'NO'}); other SLA events meanwhile "
+            f"{fire['background_events'] or 'none'}; notifications {fire['notifications']}; queue drained: "
+            f"{fire['drained']} at {fire['drain_seconds']} s"
+        )
+        for line in fire["worker_log_errors"]:
+            out.append(f"    worker error: {line[:300]}")
+    prof = results.get("profile")
+    if prof:
+        out.append(
+            f"\nprofile: {prof['fires']} fires in one process: {prof['ms_per_fire']} ms each, "
+            f"{prof['queries_per_fire']} SQL statements ({prof['db_ms_per_fire']} ms waiting for PostgreSQL)"
+        )
+        out.append("  statements per fire (count, ms):")
+        out.extend(f"    {s['per_fire']:6.2f} {s['ms_per_fire']:7.2f}  {s['statement']}" for s in prof["statements"])
+        out.append("  own time by area (cProfile, ms per fire, share):")
+        out.extend(f"    {a['ms_per_fire']:7.2f} {a['share']:5.1f} %  {a['area']}" for a in prof["areas"])
+        out.append("  top functions by cumulative time (ms per fire, own ms, calls per fire):")
+        out.extend(
+            f"    {t['cum_ms_per_fire']:7.2f} {t['own_ms_per_fire']:7.2f} {t['calls_per_fire']:7.1f}  {t['function']}"
+            for t in prof["top_cumulative"]
+        )
+    return "\n".join(out)
+
+
+def drop_database(db_name: str) -> None:
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends the run like Ctrl-C does: through the `finally` that stops the worker."""
+    raise SystemExit(128 + signum)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole benchmark; returns the results (see format_report)."""
+    started_at = datetime.now(UTC)
+    load_before = os.getloadavg()
+    kept = prepare_database(args.db, args.keep_db)
+    env = sweep_env(args.db, args.broker)
+    say(f"database {args.db}: {'kept' if kept else 'created'}; migrating")
+    run_checked([sys.executable, "manage.py", "migrate", "--noinput"], env, MIGRATE_TIMEOUT, "migrate")
+    setup_django(env)
+    from incidents.tasks import sweep_sla_clocks
+
+    data = seed_or_reuse(args, kept)
+    task_limit = args.sweep_limit or inspect.signature(sweep_sla_clocks.run).parameters["limit"].default
+    limits = list(dict.fromkeys([task_limit, 1000]))
+    results: dict[str, Any] = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "database": args.db,
+        "sizes": data["sizes"],
+        "seed_seconds": data["seconds"],
+        "reused": data["reused"],
+        "facts": index_facts(data["due_policy"]),
+        "queries": [measure_query(limit) for limit in limits],
+    }
+    scratch = Path(tempfile.mkdtemp(prefix="itsm-sla-sweep-"))
+    try:
+        results["fire"] = fire_with_worker(args, env, data, scratch)
+    except BaseException:
+        say(f"worker log kept in {scratch}")
+        raise
+    if args.profile:
+        say(f"profiling {args.profile} fires in this process")
+        results["profile"] = profile_fires(data, args.profile)
+    check_private_broker(args.broker)  # the profile's delivery tasks have no worker left: drop them
+    results["load_average"] = {
+        "before": [round(v, 2) for v in load_before],
+        "after": [round(v, 2) for v in os.getloadavg()],
+    }
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, print the report, write the JSON; exit 0 when it ran, 1 if a check failed, 2 if it could not run."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        results = run(args)
+    except BenchError as exc:
+        say(str(exc))
+        return 2
+    finally:
+        if args.drop:
+            from django.conf import settings
+
+            if settings.configured:
+                from django.db import connections
+
+                connections.close_all()
+            drop_database(args.db)
+    print(format_report(results))
+    print(f"\nload average before {results['load_average']['before']}, after {results['load_average']['after']}")
+    path = args.json or RESULTS_DIR / f"sla-sweep-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"results: {path}")
+    fire = results.get("fire", {})
+    return 0 if fire.get("all_fired") and fire.get("exactly_once") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

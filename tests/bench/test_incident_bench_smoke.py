@@ -1,0 +1,167 @@
+"""End to end at a tiny scale: the `incidents` scenario and `bench.sla_sweep` (issue 3 item 9, issue 4 item 7).
+
+Both make their own PostgreSQL database (`itsm_bench_test_*`, dropped afterwards) in child
+processes, so no pytest-django database is involved. The sweep runs a real Celery worker on a
+Redis database of its own (db 6), never the one the integration tests use. As with the other
+bench smoke test, a missing PostgreSQL or Redis skips these outside CI and fails them with CI=true.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_DB = "itsm_bench_test_incidents"
+SWEEP_DB = "itsm_bench_test_sla"
+SWEEP_BROKER = "redis://127.0.0.1:6379/6"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Hang guards only: a run takes 20-40 s on an idle machine, more when others load it.
+SCENARIO_TIMEOUT = 150
+SWEEP_TIMEOUT = 150
+
+
+def _require(port: int, what: str) -> None:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        message = f"the bench needs {what} on 127.0.0.1:{port}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: integration services are required)")
+        pytest.skip(message)
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "BENCH_DB_NAME"} | extra
+
+
+@pytest.fixture(scope="module")
+def scenario_run(tmp_path_factory):
+    """One tiny run of the `incidents` scenario: its JSON results and printed table."""
+    _require(5432, "PostgreSQL")
+    _require(6379, "Redis")
+    out = tmp_path_factory.mktemp("incidents-bench") / "results.json"
+    args = [sys.executable, "-m", "bench", "--scenario", "incidents", "--scale", "400", "--requests", "12"]
+    try:
+        done = subprocess.run(
+            [*args, "--json", str(out)],
+            cwd=ROOT,
+            env=_env(BENCH_DB_NAME=SCENARIO_DB),
+            capture_output=True,
+            text=True,
+            timeout=SCENARIO_TIMEOUT,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        yield json.loads(out.read_text()), done.stdout
+    finally:
+        _drop(SCENARIO_DB)
+
+
+def _steps(results: dict) -> dict[str, dict]:
+    return {step["step"]: step for step in results["steps"]}
+
+
+API_STEPS = {
+    "create",
+    "list",
+    "list-200",
+    "filtered",
+    "by-group",
+    "walk-50",
+    "deep-cursor",
+    "detail",
+    "by-number",
+    "transitions",
+}
+
+
+@pytest.mark.integration
+def test_incident_api_steps_have_no_errors(scenario_run):
+    results, table = scenario_run
+    steps = _steps(results)
+
+    assert set(steps) == API_STEPS | {"admin"}
+    for name in API_STEPS:
+        step = steps[name]
+        assert step["errors"] == 0, (name, step["error_samples"])
+        assert step["completed"] == 12, name
+        assert step["queries"]["missing"] == 0 and step["queries"]["min"] >= 1, name
+    assert steps["create"]["statuses"] == {"201": 12}
+    [scenario] = results["scenarios"]
+    assert (scenario["name"], scenario["scale"]) == ("incidents", 400)
+    assert {("incidents", name) for name in API_STEPS} <= {tuple(line.split()[:2]) for line in table.splitlines()}
+
+
+@pytest.mark.integration
+def test_list_query_count_does_not_grow_with_page_size(scenario_run):
+    steps = _steps(scenario_run[0])
+
+    # 400 incidents: page_size=200 really returns 200 rows, four times the default page.
+    assert steps["list-200"]["queries"]["max"] == steps["list"]["queries"]["max"]
+
+
+@pytest.mark.integration
+def test_admin_changelist_has_no_errors(scenario_run):
+    admin = _steps(scenario_run[0])["admin"]
+    if set(admin["statuses"]) == {"404"}:
+        pytest.skip("/admin/incidents/incident/ answers 404: the incident admin is not registered yet")
+
+    assert admin["errors"] == 0, admin["error_samples"]
+    assert admin["statuses"] == {"200": 12}
+
+
+def _leftover_workers(runner_pid: int) -> list[int]:
+    """Pids of worker processes the sweep started (its hostname names the sweep's pid)."""
+    needle = f"--hostname=sla-sweep-{runner_pid}@".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.integration
+def test_sla_sweep_fires_every_due_breach_exactly_once(tmp_path):
+    _require(5432, "PostgreSQL")
+    _require(6379, "Redis")
+    out = tmp_path / "sweep.json"
+    args = [sys.executable, "-m", "bench.sla_sweep", "--incidents", "2000", "--open", "400", "--due", "50"]
+    args += ["--db", SWEEP_DB, "--broker", SWEEP_BROKER, "--sweep-interval", "5", "--timeout", "60"]
+    args += ["--profile", "10", "--drop", "--json", str(out)]
+    process = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=SWEEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # the sweep stops its worker on SIGTERM
+        stdout, stderr = process.communicate(timeout=60)
+        pytest.fail(f"bench.sla_sweep took longer than {SWEEP_TIMEOUT} s: {stderr[-3000:]}")
+    finally:
+        _drop(SWEEP_DB)
+
+    assert process.returncode == 0, stderr[-3000:] + stdout[-3000:]
+    assert _leftover_workers(process.pid) == []
+    results = json.loads(out.read_text())
+    fire = results["fire"]
+    assert fire["armed"] == 50 and fire["all_fired"], fire
+    assert fire["breached_events_per_clock"] == {"1": 50}  # one `breached` event per clock, none twice
+    assert fire["exactly_once"] and fire["drained"]
+    for query in results["queries"]:
+        assert query["uses_partial_index"] and not query["seq_scan"], query["plan"]
+        assert query["returned"] >= 50
+    assert results["profile"]["fired"] == 10 and results["profile"]["queries_per_fire"] > 0
+    assert "(b) 50 due breaches" in stdout
