@@ -162,7 +162,7 @@ def _explicit_targets(words: list[str], subject: Subject, people: _People) -> li
     return out
 
 
-def _endpoint_target(endpoint: WebhookEndpoint, reason: str, rule_id: int | None = None) -> Target:
+def endpoint_target(endpoint: WebhookEndpoint, reason: str, rule_id: int | None = None) -> Target:
     return Target(
         endpoint.channel,
         endpoint.url,
@@ -195,14 +195,14 @@ def resolve(
             candidates += _people_targets(rule, subject, people)
         else:
             candidates += [
-                _endpoint_target(e, f"rule: {rule.name}", rule.pk)
+                endpoint_target(e, f"rule: {rule.name}", rule.pk)
                 for e in rule.endpoints.all()
                 if e.active and e.channel == rule.channel
             ]
 
     for endpoint in WebhookEndpoint.objects.filter(active=True).order_by("id"):
         if registry.matches(endpoint.events, event_type):
-            candidates.append(_endpoint_target(endpoint, "endpoint listens to this event"))
+            candidates.append(endpoint_target(endpoint, "endpoint listens to this event"))
 
     if public:
         condition = Q(subject_kind=subject.kind, subject_id=subject.id)

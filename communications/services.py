@@ -24,7 +24,7 @@ from itsm.queue import send_now
 from . import conf, registry, rendering
 from .choices import COUNTED, RETRYABLE, Channel, Status
 from .models import Notification, NotificationTemplate, WebhookEndpoint
-from .recipients import Target, _endpoint_target, resolve
+from .recipients import Target, endpoint_target, resolve
 from .registry import register_event_types  # re-exported: part of the contract
 from .signatures import unsubscribe_token
 from .subject import Subject
@@ -327,7 +327,7 @@ def send_test_event(endpoint: WebhookEndpoint, actor=None) -> Notification:
         "endpoint": {"id": endpoint.pk, "description": endpoint.description, "url": endpoint.url},
         "message": "This is a test event from ITSM. No action is needed.",
     }
-    target = _endpoint_target(endpoint, "test event")
+    target = endpoint_target(endpoint, "test event")
     rows = _write(
         registry.WEBHOOK_TEST,
         subject,
