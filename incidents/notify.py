@@ -8,6 +8,8 @@ Each queued notification is also recorded on the incident's timeline (`notified`
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from communications.choices import Status
+from communications.services import Subject, emit
 from incidents import events
 from incidents.models import Incident
 
@@ -52,8 +54,6 @@ def incident_context(incident: Incident) -> dict:
 
 
 def subject_for(incident: Incident):
-    from communications.services import Subject
-
     caller_email = incident.caller_email or (incident.caller.email if incident.caller_id else "")
     return Subject(
         kind="incident",
@@ -85,8 +85,6 @@ def incident_event(
     `recipients` are recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
     "email:<address>", used by SLA policy actions that name who to tell.
     """
-    from communications.services import emit
-
     context = {"incident": incident_context(incident), **(extra or {})}
     if actor is not None and getattr(actor, "pk", None):
         context["actor"] = {"id": actor.pk, "name": actor.get_full_name() or actor.get_username()}
@@ -94,5 +92,7 @@ def incident_event(
         event_type, subject_for(incident), context, actor=actor, public=public, recipients=recipients or None
     )
     for notification in notifications:
+        if notification.status == Status.SUPPRESSED:
+            continue  # storm control dropped a repeat: nothing goes out, nothing to record
         events.notified(incident, event=event_type, channel=notification.channel, recipient=notification.recipient)
     return notifications
