@@ -66,6 +66,7 @@ MAX_SOURCE = 255
 TITLE_LENGTH = 255
 DESCRIPTION_DETAILS_CHARS = 8000  # details are kept whole on IncidentAlert; the description shows a preview
 DEDUP_CONSTRAINT = "incident_open_dedup_key_unique"
+TRIGGER_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -267,9 +268,16 @@ def ingest_event(
 
 
 def _locked_open(dedup_key: str) -> Incident | None:
-    """The key's open incident, row-locked until the transaction ends (None if there is none)."""
+    """The key's open incident, row-locked until the transaction ends (None if there is none).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a trigger that queued behind a resolve keeps its lock on the
+    incident that just stopped matching (PostgreSQL locks the row before rechecking the WHERE), then
+    waits on the unique index for whichever trigger opens the next incident. That trigger inserts
+    rows referencing the old incident (its parent link, a timeline event), whose foreign-key checks
+    take KEY SHARE locks: FOR UPDATE would block them and deadlock, FOR NO KEY UPDATE does not.
+    """
     return (
-        Incident.objects.select_for_update(of=("self",))
+        Incident.objects.select_for_update(of=("self",), no_key=True)
         .select_related("alert")
         .filter(dedup_key=dedup_key, state__in=OPEN_STATES)
         .exclude(dedup_key="")  # spells out the partial index's condition so the planner uses it
@@ -283,9 +291,10 @@ def _is_dedup_conflict(exc: IntegrityError) -> bool:
 
 
 def _trigger(actor, event: AlertEvent) -> AlertResult:
-    # A conflict can only repeat if the winner's incident was resolved between our insert and our
-    # lock: a few attempts are plenty.
-    for _attempt in range(3):
+    # An attempt only fails when the incident we queued for was resolved before we got its lock;
+    # then the next attempt opens (or joins) the key's next incident. Only a key resolved again
+    # and again while dozens of triggers queue on it needs more than one or two.
+    for _attempt in range(TRIGGER_ATTEMPTS):
         with transaction.atomic():
             incident = _locked_open(event.dedup_key)
             if incident is None:
@@ -361,6 +370,10 @@ def _open(actor, event: AlertEvent) -> Incident:
     }
     if event.route is not None and event.route.assignment_group_id:
         fields["assignment_group"] = event.route.assignment_group
+    # Recurrences hang under the first incident of the chain (a child cannot have children).
+    root = (previous.parent if previous.parent_id else previous) if previous is not None else None
+    if root is not None:
+        fields["parent"] = root
     incident = services.open_incident(
         actor=actor, title=_title(event.summary), impact=impact, urgency=urgency, **fields
     )
@@ -390,11 +403,12 @@ def _open(actor, event: AlertEvent) -> Incident:
         summary=event.summary,
         details=event.details,
     )
-    if previous is not None:
-        # Recurrences hang under the first incident of the chain (a child cannot have children).
-        root = previous.parent if previous.parent_id else previous
-        services.link_children(root, [incident], actor=actor)
-        incident.refresh_from_db()
+    if root is not None:
+        # The link is made from the new incident's side and written on both timelines, without
+        # locking the old incident (services.link_children would): its fields do not change, and
+        # a lock there would make a flapping key's triggers queue on it (see _locked_open).
+        events.linked(incident, actor, "parent", root.pk)
+        events.linked(root, actor, "child", incident.pk)
     return incident
 
 
