@@ -209,6 +209,18 @@ def test_sla_filters(console, agent, service, sla_policies):
     assert "Paused" in html
 
 
+def test_state_filter_ticks_several_states_as_one_in(console, agent, service):
+    new = IncidentFactory(actor=agent, service=service)
+    held = IncidentFactory(actor=agent, service=service, state=S.ON_HOLD)
+    done = IncidentFactory(actor=agent, service=service, state=S.RESOLVED)
+    with CaptureQueriesContext(connection) as ctx:
+        html = console.get(CHANGELIST + "?state__exact=new&state__exact=on_hold").content.decode()
+    assert new.number in html and held.number in html and done.number not in html
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    listing = [sql for sql in sqls if 'FROM "incidents_incident"' in sql and "WHERE" in sql and "state" in sql]
+    assert listing and all('"state" IN (' in sql for sql in listing), listing  # indexable on PostgreSQL 15
+
+
 def test_search_by_number_jumps_to_the_incident(console, incident):
     response = console.get(CHANGELIST + f"?q={incident.number}")
     assert response.status_code == 302
