@@ -42,8 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -296,20 +295,20 @@ def _trigger(actor, event: AlertEvent) -> AlertResult:
     # and again while dozens of triggers queue on it needs more than one or two.
     for _attempt in range(TRIGGER_ATTEMPTS):
         with transaction.atomic():
-            incident = _locked_open(event.dedup_key)
-            if incident is None:
-                try:
-                    with transaction.atomic():  # savepoint: a lost race rolls back only the insert
-                        incident = _open(actor, event)
-                    return AlertResult(incident, event.dedup_key, True, 1, event.action)
-                except IntegrityError as exc:
-                    if not _is_dedup_conflict(exc):
-                        raise
-                    incident = _locked_open(event.dedup_key)
-                    if incident is None:
-                        continue
-            count = _add_occurrence(incident, actor, event)
-            return AlertResult(incident, event.dedup_key, False, count, event.action)
+            counted = _count_occurrence(actor, event)
+            if counted is not None:
+                return counted
+            try:
+                with transaction.atomic():  # savepoint: a lost race rolls back only the insert
+                    incident = _open(actor, event)
+                return AlertResult(incident, event.dedup_key, True, 1, event.action)
+            except IntegrityError as exc:
+                if not _is_dedup_conflict(exc):
+                    raise
+            # Another trigger opened it first (the unique index made us wait for its commit).
+            counted = _count_occurrence(actor, event)
+            if counted is not None:
+                return counted
     raise Conflict(f"Could not settle the incident for dedup key '{event.dedup_key}'; retry.")
 
 
@@ -417,13 +416,13 @@ def is_power_of_ten(number: int) -> bool:
     return number >= 1 and digits[0] == "1" and set(digits[1:]) <= {"0"}
 
 
-def should_summarise(count: int, alert: IncidentAlert, now: datetime) -> bool:
+def should_summarise(count: int, summarised_count: int, summarised_at: datetime, now: datetime) -> bool:
     """The timeline rule (module docstring): powers of ten, or the interval since the last summary."""
-    if count <= alert.summarised_count:
+    if count <= summarised_count:
         return False
     if is_power_of_ten(count):
         return True
-    return now - alert.summarised_at >= timedelta(minutes=conf.summary_interval_minutes())
+    return now - summarised_at >= timedelta(minutes=conf.summary_interval_minutes())
 
 
 def _alert_row(incident: Incident, event: AlertEvent | None = None) -> IncidentAlert:
@@ -444,44 +443,102 @@ def _alert_row(incident: Incident, event: AlertEvent | None = None) -> IncidentA
         return alert
 
 
-def _add_occurrence(incident: Incident, actor, event: AlertEvent) -> int:
-    """Count one more occurrence on the locked open incident; returns the new count."""
-    now, seen = timezone.now(), event.timestamp
-    count = incident.alert_count + 1
-    last_seen = max(incident.alert_last_seen_at or seen, seen)
-    first_seen = min(incident.alert_first_seen_at or seen, seen)
-    # F(): the increment is done by the database on the locked row.
-    Incident.objects.filter(pk=incident.pk).update(
-        alert_count=F("alert_count") + 1,
-        alert_last_seen_at=last_seen,
-        alert_first_seen_at=first_seen,
-        updated_at=now,
-    )
-    incident.alert_count, incident.alert_last_seen_at, incident.alert_first_seen_at = count, last_seen, first_seen
-    alert = _alert_row(incident, event)
-    changes: dict[str, Any] = {
-        "source": event.source or alert.source,
-        "severity": event.severity,
-        "summary": event.summary,
-        "details": event.details,
-        "cleared_at": None,  # firing again
-    }
-    if should_summarise(count, alert, now):
+def _as_aware(value) -> datetime:
+    """A datetime read by raw SQL (SQLite hands back text) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _bump_open_incident(event: AlertEvent, now: datetime) -> tuple[int, str, str, int] | None:
+    """Count one occurrence on the key's open incident: (id, number, state, new count), or None.
+
+    One UPDATE ... RETURNING instead of SELECT FOR UPDATE + UPDATE: the UPDATE takes the row lock
+    itself (FOR NO KEY UPDATE strength, see _locked_open), waits for a concurrent occurrence to
+    commit, and increments in the database, so none is lost. This is the storm's hot path.
+    """
+    ops = connection.ops
+    seen, stamp = ops.adapt_datetimefield_value(event.timestamp), ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {ops.quote_name(Incident._meta.db_table)}
+               SET alert_count = alert_count + 1,
+                   alert_last_seen_at = CASE WHEN alert_last_seen_at IS NULL OR alert_last_seen_at < %s
+                                             THEN %s ELSE alert_last_seen_at END,
+                   alert_first_seen_at = CASE WHEN alert_first_seen_at IS NULL OR alert_first_seen_at > %s
+                                              THEN %s ELSE alert_first_seen_at END,
+                   updated_at = %s
+             WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({", ".join(["%s"] * len(OPEN_STATES))})
+            RETURNING id, number, state, alert_count
+            """,
+            [seen, seen, seen, seen, stamp, event.dedup_key, *OPEN_STATES],
+        )
+        rows = cursor.fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def _touch_alert(incident_id: int, event: AlertEvent) -> tuple[int, datetime] | None:
+    """Keep the latest occurrence on the IncidentAlert; (summarised_count, summarised_at) or None."""
+    ops = connection.ops
+    details = IncidentAlert._meta.get_field("details").get_db_prep_value(event.details, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {ops.quote_name(IncidentAlert._meta.db_table)}
+               SET source = CASE WHEN %s = '' THEN source ELSE %s END,
+                   severity = %s, summary = %s, details = %s, cleared_at = NULL
+             WHERE incident_id = %s
+            RETURNING summarised_count, summarised_at
+            """,
+            [event.source, event.source, event.severity, event.summary, details, incident_id],
+        )
+        rows = cursor.fetchall()
+    return (rows[0][0], _as_aware(rows[0][1])) if rows else None
+
+
+def _count_occurrence(actor, event: AlertEvent) -> AlertResult | None:
+    """Count a repeated trigger on the key's open incident (None when none is open).
+
+    Occurrences clear a "monitoring says resolved" mark (firing again) and are summarised in the
+    timeline by the rule in the module docstring.
+    """
+    now = timezone.now()
+    bumped = _bump_open_incident(event, now)
+    if bumped is None:
+        return None
+    incident_id, number, state, count = bumped
+    # A deferred instance: enough for the answer and the timeline, without another query.
+    incident = Incident.from_db(connection.alias, ["id", "number", "state"], [incident_id, number, state])
+    incident.alert_count = count
+    summary_state = _touch_alert(incident_id, event)
+    if summary_state is None:  # opened by hand with a dedup key: its IncidentAlert starts now
+        alert = _alert_row(Incident.objects.get(pk=incident_id), event)
+        IncidentAlert.objects.filter(pk=incident_id).update(
+            source=event.source or alert.source, summary=event.summary, details=event.details
+        )
+        summary_state = (alert.summarised_count, alert.summarised_at)
+    summarised_count, summarised_at = summary_state
+    if should_summarise(count, summarised_count, summarised_at, now):
+        first_seen, last_seen, source = (
+            Incident.objects.filter(pk=incident_id)
+            .values_list("alert_first_seen_at", "alert_last_seen_at", "alert__source")
+            .get()
+        )
         events.alert(
             incident,
             actor,
             count=count,
             last_seen=_iso(last_seen),
             first_seen=_iso(first_seen),
-            occurrences=count - alert.summarised_count,
+            occurrences=count - summarised_count,
             severity=event.severity,
-            source=changes["source"],
+            source=source,
             summary=event.summary,
             details=event.details,
         )
-        changes.update(summarised_count=count, summarised_at=now)
-    IncidentAlert.objects.filter(pk=incident.pk).update(**changes)
-    return count
+        IncidentAlert.objects.filter(pk=incident_id).update(summarised_count=count, summarised_at=now)
+    return AlertResult(incident, event.dedup_key, False, count, event.action)
 
 
 def _latest_closed(event: AlertEvent) -> AlertResult:
