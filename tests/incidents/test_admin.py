@@ -148,6 +148,7 @@ def test_other_pages_render(console, incident, administrator, client):
     assert response.status_code == 302
     assert console.get(response.url).status_code == 200
     assert console.get("/admin/").status_code == 200
+    assert console.get(reverse("admin:incidents_incident_history", args=[incident.pk])).status_code == 200
 
 
 def test_my_work_lists_mine_and_my_groups_unassigned(console, agent, group, other_group, service):
@@ -410,7 +411,10 @@ def test_add_page_refusal_creates_nothing(console, group, other_group, make_user
 
 def test_no_delete_anywhere(console, incident, administrator, client):
     client.force_login(administrator)
-    assert client.get(f"{change_url(incident)}../delete/").status_code == 403
+    delete_url = reverse("admin:incidents_incident_delete", args=[incident.pk])
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Incident.objects.filter(pk=incident.pk).exists()
     html = client.get(CHANGELIST).content.decode()
     assert "delete_selected" not in html
 
