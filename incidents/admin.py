@@ -24,10 +24,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList as DjangoChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import InvalidPage, Paginator
 from django.db import connections
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -252,11 +253,48 @@ class LargeTablePaginator(Paginator):
 
 
 class LargeTableChangeList(UnfoldChangeList):
-    """The changelist, with the header's "N results (Show all)" left to the paginator's label."""
+    """The changelist, fetching the page before counting.
+
+    The requested page is read with one row more than fits. A short page tells the total by
+    itself, so no count runs at all (a rare search word scans the table once, not twice); a full
+    page is counted by LargeTablePaginator and shown from the rows already read. The header's
+    "N results (Show all)" is left to the paginator's label.
+    """
 
     def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        self.full_result_count = self.result_count
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        rows: list | None = None
+        if not self.show_all and self.page_num >= 1:
+            offset = (self.page_num - 1) * self.list_per_page
+            rows = list(self.queryset[offset : offset + self.list_per_page + 1])
+            if len(rows) <= self.list_per_page and (rows or self.page_num == 1):
+                paginator.__dict__["count"] = offset + len(rows)  # the total is known: no count query
+        result_count = paginator.count
+        can_show_all = result_count <= self.list_max_show_all
+        multi_page = result_count > self.list_per_page
+        if self.show_all and can_show_all:
+            result_list = self.queryset._clone()
+        elif rows is not None and (multi_page or self.page_num == 1):
+            try:
+                paginator.validate_number(self.page_num)
+            except InvalidPage as exc:
+                raise IncorrectLookupParameters from exc
+            result_list = rows[: self.list_per_page]
+        elif not multi_page:
+            result_list = self.queryset._clone()
+        else:
+            try:
+                result_list = paginator.page(self.page_num).object_list
+            except InvalidPage as exc:
+                raise IncorrectLookupParameters from exc
+        self.result_count = result_count
+        self.show_full_result_count = self.model_admin.show_full_result_count
+        self.show_admin_actions = True
+        self.full_result_count = result_count
+        self.result_list = result_list
+        self.can_show_all = can_show_all
+        self.multi_page = multi_page
+        self.paginator = paginator
 
 
 class IncidentChangeList(LargeTableChangeList):
