@@ -602,7 +602,9 @@ AREA_RULES = [
     ("communications (emit, rules, recipients, storm control)", ("communications/",)),
     ("incidents (sla, notify, events, services)", ("incidents/",)),
     ("itsm (business time, calendars)", ("itsm/",)),
-    ("json / hashing / uuid", ("json", "hashlib", "uuid")),
+    ("Django (other: URL reversing, model init, signals, transactions)", ("django/",)),
+    ("Python standard library (json, uuid, datetime, ...)", ("/lib/python3",)),
+    ("built-ins (C functions called from everywhere)", ("~",)),
 ]
 
 
