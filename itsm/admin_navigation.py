@@ -7,6 +7,7 @@ Models not named here fall back to their app's section, so a new admin page is n
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import capfirst
 
 SECTIONS = ["Incidents", "Major incidents", "Problems", "Communications", "Configuration", "Access"]
 
@@ -35,6 +36,17 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "auth.group": ("Access", "badge"),
     "authtoken.tokenproxy": ("Access", "key"),
 }
+# Saved views that are not a model's list: (section, title, URL, icon, model label whose view
+# permission they need). They come first in their section.
+EXTRA_LINKS: list[tuple[str, str, str, str, str]] = [
+    (
+        "Incidents",
+        "My work",
+        "admin:incidents_incident_changelist?queue=my_work",
+        "assignment_ind",
+        "incidents.incident",
+    ),
+]
 APP_SECTION = {
     "incidents": "Incidents",
     "problems": "Problems",
@@ -47,6 +59,17 @@ def navigation(request: HttpRequest) -> list[dict]:
     """Build the sidebar from the models registered in the admin that this user may view."""
     items: dict[str, list[tuple[int, dict]]] = {s: [] for s in SECTIONS}
     order = {label: i for i, label in enumerate(PLACEMENT)}
+    registry = {m._meta.label_lower: a for m, a in admin.site._registry.items()}
+    for section, title, target, icon, label in EXTRA_LINKS:
+        model_admin = registry.get(label)
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            continue
+        name, _, query = target.partition("?")
+        try:
+            link = reverse(name) + (f"?{query}" if query else "")
+        except NoReverseMatch:
+            continue
+        items[section].append((-1, {"title": title, "icon": icon, "link": link}))
     for model, model_admin in admin.site._registry.items():
         label = model._meta.label_lower
         section, icon = PLACEMENT.get(label, (APP_SECTION.get(model._meta.app_label, "Access"), "list"))
@@ -56,7 +79,7 @@ def navigation(request: HttpRequest) -> list[dict]:
             link = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         except NoReverseMatch:
             continue
-        item = {"title": str(model._meta.verbose_name_plural).capitalize(), "icon": icon, "link": link}
+        item = {"title": capfirst(model._meta.verbose_name_plural), "icon": icon, "link": link}
         items[section].append((order.get(label, 999), item))
     return [
         {

@@ -157,6 +157,12 @@ class Incident(FSMModelMixin, models.Model):
             models.Index(fields=["priority", "state", "-id"], name="incident_priority_state"),
             models.Index(fields=["opened_at"], name="incident_opened_at"),
             models.Index(fields=["resolved_at"], condition=models.Q(state="resolved"), name="incident_resolved"),
+            # "My work" / "my groups, unassigned": the open, unassigned queue of a group.
+            models.Index(
+                fields=["assignment_group", "-id"],
+                condition=models.Q(assignee__isnull=True, state__in=["new", "in_progress", "on_hold"]),
+                name="incident_group_unassigned",
+            ),
         ]
         constraints = [
             # One open incident per alert dedup key, enforced by the database (no check-then-insert race).

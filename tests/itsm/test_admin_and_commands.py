@@ -42,6 +42,8 @@ def test_sidebar_groups_like_an_agent_thinks(admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert "Configuration" in html
     assert "/admin/itsm/service/" in html
+    assert "/admin/incidents/incident/?queue=my_work" in html  # the saved "My work" view
+    assert "SLA clocks" in html
 
 
 def test_service_history_is_kept(admin_client):
