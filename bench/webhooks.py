@@ -137,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sweep-grace", type=float, default=5.0, help="NOTIFICATION_SWEEP_GRACE_SECONDS of the workers (5)"
     )
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up a drain after this many seconds")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="give up a drain after this many seconds")
     parser.add_argument("--profile", type=int, default=300, metavar="N", help="profile N deliveries in-process (0: no)")
     parser.add_argument("--keep-db", action="store_true", help="reuse the database (its old outbox is emptied)")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
@@ -1237,6 +1237,27 @@ def check_dead(url: str) -> None:
     raise BenchError(f"something listens at {host}:{port}: pass a --dead-broker port nothing uses")
 
 
+def exclusive(*names: str) -> list[Any]:
+    """Hold an exclusive lock per name (a file under the temp folder) for the life of this process.
+
+    Two runs on one database or broker would truncate each other's outbox and flush each other's
+    queue; the second one is refused instead.
+    """
+    import fcntl
+
+    handles = []
+    for name in names:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        handle = open(Path(tempfile.gettempdir()) / f"itsm-bench-webhooks-{safe}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise BenchError(f"another bench.webhooks run is using {name}: wait for it or pick another") from exc
+        handles.append(handle)
+    return handles
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM ends the run like Ctrl-C does: through the `finally` that stops the processes."""
     raise SystemExit(128 + signum)
@@ -1247,6 +1268,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()
     check_dead(args.dead_broker)
+    _locks = exclusive(f"db-{args.db}", f"broker-{args.broker}")  # held until this process exits
     kept = prepare_database(args.db, args.keep_db)
     env = bench_env(args.db, args.broker, args.sweep_grace)
     say(f"database {args.db}: {'kept' if kept else 'created'}; migrating")
@@ -1273,6 +1295,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     try:
         receiver.start()
+        results["receiver_port"] = receiver.port
         say(f"receiver at {receiver.base_url}")
         drain_endpoint = make_endpoint(receiver.url("drain"), DRAIN_EVENT, secret)
         say(f"writing {args.deliveries:,} outbox rows through emit() ({args.batch} per transaction), no worker yet")

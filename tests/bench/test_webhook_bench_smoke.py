@@ -1,0 +1,121 @@
+"""End to end at a tiny scale: `python -m bench.webhooks` (issue 5, item 9).
+
+200 deliveries drained by real Celery workers into the bench's loopback receiver, exactly once;
+then a few incidents with the broker up and down, the sweep delivering the outage's rows once
+the broker is back. The bench makes its own database (`itsm_bench_test_webhooks`, dropped
+afterwards) and uses Redis db 11 as its private broker, never the db the integration tests
+use; no pytest-django database is involved. As with the other bench smoke tests, a missing
+PostgreSQL or Redis skips this outside CI and fails it with CI=true.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[2]
+DB_NAME = "itsm_bench_test_webhooks"
+BROKER = "redis://127.0.0.1:6379/11"
+DELIVERIES = 200
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# A hang guard only: the run takes 30-60 s on an idle machine (migrations are most of it).
+TIMEOUT = 180
+
+
+def _require(port: int, what: str) -> None:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        message = f"the bench needs {what} on 127.0.0.1:{port}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: integration services are required)")
+        pytest.skip(message)
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _processes_with(needle: bytes) -> list[int]:
+    """Pids whose command line contains `needle`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    """One tiny run: its JSON results, printed report and the runner's pid."""
+    _require(5432, "PostgreSQL")
+    _require(6379, "Redis")
+    out = tmp_path_factory.mktemp("webhooks-bench") / "results.json"
+    args = [sys.executable, "-m", "bench.webhooks", "--deliveries", str(DELIVERIES), "--db", DB_NAME]
+    args += ["--broker", BROKER, "--incidents", "4", "--rounds", "1", "--warmup", "0"]
+    args += ["--sweep-interval", "2", "--sweep-grace", "0", "--timeout", "90", "--profile", "10"]
+    args += ["--drop", "--json", str(out)]
+    # The caller's DATABASE_URL / CELERY_BROKER_URL / ITSM_TESTING are the test run's; the bench
+    # sets its own for every process it starts.
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # the bench stops its workers and receiver on SIGTERM
+        stdout, stderr = process.communicate(timeout=60)
+        pytest.fail(f"bench.webhooks took longer than {TIMEOUT} s: {stderr[-3000:]}")
+    finally:
+        _drop(DB_NAME)
+    assert process.returncode == 0, stderr[-4000:] + stdout[-3000:]
+    return json.loads(out.read_text()), stdout, process.pid
+
+
+@pytest.mark.integration
+def test_every_delivery_reaches_the_receiver_exactly_once(bench_run):
+    results, report, _ = bench_run
+    drain = results["drain"]
+
+    assert drain["drained"] and drain["statuses"] == {"sent": DELIVERIES}
+    assert drain["attempts_per_row"] == {"1": DELIVERIES}
+    receiver = drain["receiver"]
+    assert receiver["requests"] == receiver["distinct_ids"] == DELIVERIES
+    assert receiver["duplicates"] == 0 and drain["ids_match"]  # the very ids of the outbox rows
+    assert receiver["bad_signatures"] == receiver["stale_timestamps"] == receiver["id_mismatches"] == 0
+    assert drain["queue_left"] == 0 and drain["rate_per_s"] > 0
+    assert results["passed"]["exactly_once"] and results["passed"]["drained"]
+    assert "deliveries/s" in report and "time to drain" in report
+
+
+@pytest.mark.integration
+def test_the_sweep_delivers_what_was_created_while_the_broker_was_down(bench_run):
+    outage = bench_run[0]["outage"]
+
+    assert outage["normal"]["published"] > 0  # the reachable broker took the hand-offs
+    assert outage["outage"]["published"] == 0 and outage["outage"]["incidents"] == 4
+    assert outage["outage_rows"] > 0
+    assert outage["outage_rows_pending_after_normal"] == outage["outage_rows"]  # only the sweep sends them
+    assert outage["recovered"] and outage["exactly_once"]
+    assert outage["receiver"]["requests"] == outage["webhook_rows"] == 8  # one incident.created each
+    assert outage["ratio"] is not None
+
+
+@pytest.mark.integration
+def test_no_worker_or_receiver_outlives_the_run(bench_run):
+    results, _, pid = bench_run
+
+    assert _processes_with(f"--hostname=webhooks1-{pid}@".encode()) == []
+    assert _processes_with(f"_receiver\0--port={results['receiver_port']}".encode()) == []
+    assert results["profile"]["deliveries"] == 9 and results["profile"]["queries_per_delivery"] > 0
