@@ -4,12 +4,14 @@ One open incident per dedup key
 -------------------------------
 The database decides, not a check-then-insert: the partial unique constraint
 `incident_open_dedup_key_unique` allows one open (new/in_progress/on_hold) incident per key. A
-trigger first looks for the open incident and locks it (`SELECT ... FOR UPDATE`), which is the
-common case in a storm. Only when there is none does it insert, inside a savepoint; a concurrent
-trigger that inserted first makes that insert fail with an IntegrityError (PostgreSQL makes the
-loser wait on the unique index until the winner commits), the savepoint is rolled back, and the
-loser locks the winner's incident and counts its occurrence there. The count is incremented
-under the row lock, so no occurrence is lost.
+trigger first counts an occurrence on the key's open incident with one `UPDATE ... RETURNING`,
+which takes the row lock and increments in the database (the common case in a storm, two
+statements in all). Only when no incident is open does it insert, inside a savepoint; a
+concurrent trigger that inserted first makes that insert fail with an IntegrityError (PostgreSQL
+makes the loser wait on the unique index until the winner commits), the savepoint is rolled
+back, and the loser counts its occurrence on the winner's incident. Concurrent occurrences
+serialise on the row lock, so none is lost. Row locks are of FOR NO KEY UPDATE strength (see
+`_locked_open` for the deadlock FOR UPDATE would cause when a resolve races the triggers).
 
 Repeated occurrences in the timeline
 ------------------------------------
