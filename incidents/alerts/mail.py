@@ -198,7 +198,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
         from_header = message.get("From")
         if from_header is None:
             raise MalformedMessage("The message has no From header.")
-        addresses = [a for a in getaddresses([str(from_header)]) if "@" in a[1]]
+        # The policy's structured header decodes RFC 2047 names and keeps quoted commas together.
+        structured = getattr(from_header, "addresses", ())
+        addresses = [(a.display_name, a.addr_spec) for a in structured if "@" in a.addr_spec]
+        addresses = addresses or [a for a in getaddresses([str(from_header)]) if "@" in a[1]]
         if not addresses:
             raise MalformedMessage(f"The From header has no address: {str(from_header)[:100]!r}.")
         sender_name, sender_email = addresses[0]

@@ -90,6 +90,21 @@ def test_an_unknown_sender_is_kept_as_free_text(client):
     assert (incident.caller_name, incident.caller_email) == ("Grace Hopper", "grace@navy.example")
 
 
+@pytest.mark.parametrize(
+    ("header", "name", "address"),
+    [
+        (b'"Lovelace, Ada" <Ada@Example.org>', "Lovelace, Ada", "ada@example.org"),
+        (b"=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>", "Jürgen Müller", "jm@example.de"),
+        (b"plain@example.net", "plain@example.net", "plain@example.net"),
+    ],
+)
+def test_sender_names_and_addresses_are_decoded(client, header, name, address):
+    raw = b"From: " + header + b"\r\nSubject: Hi\r\nMessage-ID: <n@x>\r\n\r\nHello\r\n"
+    post(client, raw)
+    incident = Incident.objects.get()
+    assert (incident.caller_name, incident.caller_email) == (name, address)
+
+
 def test_attachments_are_listed_and_kept_as_metadata(client):
     raw = message(attachments=[("screenshot.png", b"\x89PNG" + b"0" * 96, "image", "png")])
     post(client, raw)
