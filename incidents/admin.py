@@ -1459,3 +1459,6 @@ __all__ = [
     "parse_number",
     "sla_summary",
 ]
+
+# The alert and email intake pages (routes, alert state, inbound messages) live with their code.
+from incidents.alerts import admin as _alerts_admin  # noqa: E402, F401

@@ -73,6 +73,14 @@ def can_transition(user, incident, name: str) -> Decision:
     return can_change(user, incident)
 
 
+def acts_as_person(user) -> bool:
+    """False for accounts that are only an integration (monitoring, mail gateway): they never
+    become the assignee of what they start."""
+    if getattr(user, "is_superuser", False):
+        return True
+    return not roles.has_role(user, roles.INTEGRATION) or roles.has_role(user, *GROUP_BOUND_ROLES, *EVERYWHERE_ROLES)
+
+
 def transition_permission(name: str):
     """A django-fsm `permission=` callable for transition `name`."""
 

@@ -297,9 +297,10 @@ def run_transition(
             "assignee" not in changes
             and incident.assignee_id is None
             and actor.pk
-            and (group.members.filter(pk=actor.pk).exists())
+            and policy.acts_as_person(actor)
+            and group.members.filter(pk=actor.pk).exists()
         ):
-            changes["assignee"] = actor  # the acting agent takes it when they are in the group
+            changes["assignee"] = actor  # the acting agent takes it; an acknowledge from monitoring does not
         if "assignment_group" in changes and "assignee" not in changes and incident.assignee_id:
             if not group.members.filter(pk=incident.assignee_id).exists():
                 changes["assignee"] = None

@@ -73,6 +73,15 @@ for _role in (SERVICE_DESK_AGENT, RESOLVER, MAJOR_INCIDENT_MANAGER, PROBLEM_MANA
     ROLE_MODEL_PERMISSIONS[_role] |= _INCIDENT_WORK
 ROLE_MODEL_PERMISSIONS[ADMINISTRATOR] |= _INCIDENT_WORK | {"incidents.incidentsettings": ["view", "change"]}
 ROLE_MODEL_PERMISSIONS[READ_ONLY] |= _INCIDENT_READ
+# Alert and email intake (granted by incidents' migration 0003 with the same mapping).
+_ALERT_READ = {
+    "incidents.alertroute": ["view"],
+    "incidents.incidentalert": ["view"],
+    "incidents.inboundmessage": ["view"],
+}
+for _role in (SERVICE_DESK_AGENT, RESOLVER, MAJOR_INCIDENT_MANAGER, PROBLEM_MANAGER, READ_ONLY):
+    ROLE_MODEL_PERMISSIONS[_role] |= _ALERT_READ
+ROLE_MODEL_PERMISSIONS[ADMINISTRATOR] |= _ALERT_READ | {"incidents.alertroute": ["view", "add", "change", "delete"]}
 
 
 def sync_role_permissions(apps, schema_editor=None, models: Iterable[str] | None = None) -> None:

@@ -573,11 +573,8 @@ def _acknowledge(actor, event: AlertEvent) -> AlertResult:
                     f"{incident.number} has no assignment group, so work cannot start; "
                     "route its service to a group or assign it in the console."
                 )
+            # An integration account never becomes the assignee: the routed group keeps it.
             incident = services.run_transition(incident, "start", actor=actor)
-            if incident.assignee_id is not None and incident.assignee_id == getattr(actor, "pk", None):
-                # run_transition gives the work to the acting user when they are a member of the
-                # group; an acknowledge from monitoring leaves the incident with the group only.
-                incident = services.update_incident(incident, actor=actor, changes={"assignee": None})
             changed = True
         if alert.acknowledged_at is None:
             IncidentAlert.objects.filter(pk=incident.pk).update(acknowledged_at=event.timestamp)
