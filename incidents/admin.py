@@ -15,6 +15,7 @@ clocks with their calendars, so a page costs the same number of queries whatever
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from django.db import connections
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -67,7 +69,8 @@ from incidents.choices import (
     Transition,
     Visibility,
 )
-from incidents.models import Comment, Incident, IncidentSettings, SlaClock, TimelineEvent
+from incidents.models import Comment, InboundMessage, Incident, IncidentAlert, IncidentSettings, SlaClock, TimelineEvent
+from incidents.models.alerts import AlertSeverity, InboundOutcome
 from incidents.models.sla import LIVE_STAGES, ClockStage
 from incidents.sla import CALENDAR_PREFETCH, clock_view, current_elapsed
 from itsm import roles
@@ -81,6 +84,9 @@ SERVICE_ERRORS = (ValidationError, PermissionDenied, InvalidTransition, StaleRec
 BULK_LIMIT = 500  # a bulk action runs one service call per incident; more than this is a mistake
 COUNT_CAP = 1_000  # the changelist counts filtered rows up to this many, never more (40 pages of 25)
 TIMELINE_LIMIT = 500  # newest events shown on the change page
+ALERT_DETAILS_LIMIT = 20_000  # characters of an alert's pretty-printed details shown on the change page
+RELATED_LIMIT = 20  # newest child incidents listed on the change page
+INBOUND_LIMIT = 20  # newest inbound emails listed on the change page
 
 STATE_COLOURS = {
     IncidentState.NEW: "info",
@@ -98,6 +104,17 @@ CLOCK_STAGE_COLOURS = {
     ClockStage.MET: "success",
     ClockStage.BREACHED: "danger",
     ClockStage.CANCELLED: "default",
+}
+SEVERITY_COLOURS = {
+    AlertSeverity.CRITICAL: "danger",
+    AlertSeverity.ERROR: "danger",
+    AlertSeverity.WARNING: "warning",
+    AlertSeverity.INFO: "info",
+}
+OUTCOME_COLOURS = {
+    InboundOutcome.CREATED: "primary",
+    InboundOutcome.COMMENTED: "info",
+    InboundOutcome.IGNORED: "default",
 }
 TRANSITION_ICONS = {
     "start": "play_arrow",
@@ -187,6 +204,36 @@ def person(user) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()
+
+
+def pretty_details(details: Any, limit: int | None = None) -> tuple[str, int]:
+    """An alert's details as indented JSON, cut at `limit` characters (default ALERT_DETAILS_LIMIT).
+
+    Returns (text, characters left out). The page escapes the text; ingestion already caps the
+    stored size, this keeps the page readable.
+    """
+    limit = ALERT_DETAILS_LIMIT if limit is None else limit
+    if details in (None, "", {}, []):
+        return "", 0
+    text = json.dumps(details, indent=2, ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return text, 0
+    return text[:limit], len(text) - limit
+
+
+def attachment_lines(attachments: Any) -> list[str]:
+    """An inbound email's attachments (`[{filename, content_type, size}]`) as 'name (type, size)'."""
+    lines = []
+    for item in attachments if isinstance(attachments, list) else []:
+        if not isinstance(item, dict):
+            lines.append(str(item))
+            continue
+        extras = [str(item["content_type"])] if item.get("content_type") else []
+        if isinstance(item.get("size"), int) and not isinstance(item["size"], bool):
+            extras.append(filesizeformat(item["size"]))
+        name = str(item.get("filename") or "(no name)")
+        lines.append(f"{name} ({', '.join(extras)})" if extras else name)
+    return lines
 
 
 # --- paginator: no COUNT(*) over a million rows -----------------------------------------------------
@@ -935,7 +982,9 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         key = (str(object_id), from_field)
         if key not in cache:
             field = Incident._meta.pk if from_field is None else Incident._meta.get_field(from_field)
-            queryset = self.get_queryset(request).select_related("assignment_group", "created_by")
+            # The alert row (reverse one-to-one) and the parent come in the same query, for the Alert
+            # and Recurrences panels of the change page.
+            queryset = self.get_queryset(request).select_related("assignment_group", "created_by", "alert", "parent")
             try:
                 cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
             except (Incident.DoesNotExist, ValidationError, ValueError):
@@ -1119,6 +1168,7 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         ]
         decision = policy.can_change(request.user, incident)
         return {
+            **self._intake_context(request, incident),
             "show_save_and_add_another": False,
             "incident": incident,
             "sla_clocks": clock_rows,
@@ -1129,6 +1179,75 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
             "comment_url": reverse("admin:incidents_incident_comment", args=[incident.pk]),
             "change_refusal": "" if decision else decision.reason,
             "is_terminal": incident.state in TERMINAL_STATES,
+        }
+
+    def _intake_context(self, request: HttpRequest, incident: Incident) -> dict:
+        """The Alert, Recurrences and Inbound email panels of the change page.
+
+        The alert row and the parent were read with the incident (`get_object`); the children and
+        the inbound messages cost one query each, capped. A panel with nothing to show is None.
+        """
+        alert: IncidentAlert | None = getattr(incident, "alert", None)
+        alert_panel = None
+        if alert is not None:
+            details, cut = pretty_details(alert.details)
+            alert_panel = {
+                "alert": alert,
+                "count": incident.alert_count,
+                "first_seen": incident.alert_first_seen_at,
+                "last_seen": incident.alert_last_seen_at,
+                "severity_label": alert.get_severity_display(),
+                "severity_colour": SEVERITY_COLOURS.get(alert.severity, "default"),
+                "details": details,
+                "details_cut": cut,
+                "record_url": (
+                    reverse("admin:incidents_incidentalert_change", args=[alert.pk])
+                    if request.user.has_perm("incidents.view_incidentalert")
+                    else ""
+                ),
+            }
+
+        def related(other: Incident) -> dict:
+            return {
+                "incident": other,
+                "url": reverse("admin:incidents_incident_change", args=[other.pk]),
+                "state_colour": STATE_COLOURS.get(other.state, "default"),
+            }
+
+        children = list(
+            Incident.objects.filter(parent=incident)
+            .only("id", "number", "title", "state", "opened_at", "parent_id")
+            .order_by("-id")[: RELATED_LIMIT + 1]
+        )
+        recurrences = None
+        if incident.parent_id or children:
+            recurrences = {
+                "title": "Recurrences" if alert is not None else "Related incidents",
+                "parent": related(incident.parent) if incident.parent_id else None,
+                "children": [related(child) for child in children[:RELATED_LIMIT]],
+                "children_more_url": (
+                    reverse("admin:incidents_incident_changelist") + "?" + urlencode({"parent__id__exact": incident.pk})
+                    if len(children) > RELATED_LIMIT
+                    else ""
+                ),
+            }
+
+        rows = list(InboundMessage.objects.filter(incident=incident).order_by("-id")[: INBOUND_LIMIT + 1])
+        may_view_mail = bool(rows) and request.user.has_perm("incidents.view_inboundmessage")
+        inbound = [
+            {
+                "message": row,
+                "attachments": attachment_lines(row.attachments),
+                "outcome_colour": OUTCOME_COLOURS.get(row.outcome, "default"),
+                "url": reverse("admin:incidents_inboundmessage_change", args=[row.pk]) if may_view_mail else "",
+            }
+            for row in rows[:INBOUND_LIMIT]
+        ]
+        return {
+            "alert_panel": alert_panel,
+            "recurrences": recurrences,
+            "inbound_messages": inbound,
+            "inbound_truncated": len(rows) > INBOUND_LIMIT,
         }
 
     # --- URLs of the console's own views -------------------------------------------------------
