@@ -735,21 +735,8 @@ class IncidentAddForm(ServiceBackedForm):
         return services.open_incident(actor=self.actor, title=title, impact=impact, urgency=urgency, **fields)
 
 
-UPDATE_FIELDS = [
-    "title",
-    "description",
-    "impact",
-    "urgency",
-    "service",
-    "category",
-    "caller",
-    "caller_name",
-    "caller_email",
-    "assignment_group",
-    "assignee",
-    "tags",
-    "parent",
-]
+# The change form edits exactly what update_incident() accepts.
+UPDATE_FIELDS = services.EDITABLE_FIELDS
 
 
 class IncidentChangeForm(ServiceBackedForm):
@@ -1352,33 +1339,8 @@ class IncidentAdmin(LargeTableAdminMixin, ModelAdmin):
         }
         return TemplateResponse(request, "admin/incidents/incident/transition.html", context)
 
-    @action(description=Transition.START.label, url_path="transition/start", icon=TRANSITION_ICONS["start"])
-    def transition_start(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "start")
-
-    @action(description=Transition.HOLD.label, url_path="transition/hold", icon=TRANSITION_ICONS["hold"])
-    def transition_hold(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "hold")
-
-    @action(description=Transition.RESUME.label, url_path="transition/resume", icon=TRANSITION_ICONS["resume"])
-    def transition_resume(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "resume")
-
-    @action(description=Transition.RESOLVE.label, url_path="transition/resolve", icon=TRANSITION_ICONS["resolve"])
-    def transition_resolve(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "resolve")
-
-    @action(description=Transition.REOPEN.label, url_path="transition/reopen", icon=TRANSITION_ICONS["reopen"])
-    def transition_reopen(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "reopen")
-
-    @action(description=Transition.CLOSE.label, url_path="transition/close", icon=TRANSITION_ICONS["close"])
-    def transition_close(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "close")
-
-    @action(description=Transition.CANCEL.label, url_path="transition/cancel", icon=TRANSITION_ICONS["cancel"])
-    def transition_cancel(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return self._transition_view(request, object_id, "cancel")
+    # One detail action per transition (transition_start, transition_hold, ...) is attached below
+    # the class by _transition_action(); each opens the same form view for its transition.
 
     # --- bulk actions ------------------------------------------------------------------------------
     def _bulk_targets(self, request: HttpRequest, queryset: QuerySet) -> list[Incident] | None:
@@ -1581,3 +1543,18 @@ __all__ = [
 
 # The alert and email intake pages (routes, alert state, inbound messages) live with their code.
 from incidents.alerts import admin as _alerts_admin  # noqa: E402, F401
+
+
+def _transition_action(name: str):
+    """The change page button of one transition (Unfold detail action)."""
+
+    @action(description=Transition(name).label, url_path=f"transition/{name}", icon=TRANSITION_ICONS[name])
+    def run(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._transition_view(request, object_id, name)
+
+    run.__name__ = run.__qualname__ = f"transition_{name}"
+    return run
+
+
+for _name in services.TRANSITION_NAMES:
+    setattr(IncidentAdmin, f"transition_{_name}", _transition_action(_name))
