@@ -405,6 +405,47 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+TASK_LINE = re.compile(
+    r"^\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] Task (?P<task>[\w.]+)\[[^\]]+\] "
+    r"succeeded in (?P<seconds>[\d.]+)s: (?P<value>.*)$"
+)
+
+
+def worker_task_stats(log_text: str, started: datetime) -> dict[str, Any]:
+    """What the worker did, from its INFO log: tasks by name and result, and each sweep's run.
+
+    `check_sla_clock` returning False is a clock that was already fired (or not due): a
+    duplicate message. Sweep times are seconds after the first sweep was published.
+    """
+    tasks: Counter[str] = Counter()
+    busy: defaultdict[str, float] = defaultdict(float)
+    sweeps = []
+    for line in log_text.splitlines():
+        match = TASK_LINE.match(line)
+        if match is None:
+            continue
+        name = match["task"].rsplit(".", 1)[-1]
+        if name == "check_sla_clock":
+            name = f"check_sla_clock -> {match['value']}"
+        tasks[name] += 1
+        busy[name] += float(match["seconds"])
+        if name == "sweep_sla_clocks":
+            finished = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").astimezone()
+            took = float(match["seconds"])
+            sweeps.append(
+                {
+                    "ran_at_s": round((finished - started).total_seconds() - took, 1),
+                    "took_s": round(took, 2),
+                    "published": int(match["value"]) if match["value"].isdigit() else match["value"],
+                }
+            )
+    return {
+        "tasks": dict(tasks),
+        "task_seconds": {name: round(seconds, 1) for name, seconds in busy.items()},
+        "sweeps": sweeps,
+    }
+
+
 def unfired(due_policy: int) -> int:
     """Due clocks whose breach has not fired yet."""
     from django.db import connection
@@ -441,6 +482,7 @@ def fire_with_worker(args: argparse.Namespace, env: dict[str, str], data: dict[s
         worker.wait_ready()
         say(f"worker ready (pid {worker.process.pid}); sweeping {armed:,} due clocks")
         started = time.monotonic()
+        started_wall = datetime.now().astimezone()  # the worker logs local wall-clock times
         next_sweep = started
         left = armed
         last_note = started
@@ -475,7 +517,9 @@ def fire_with_worker(args: argparse.Namespace, env: dict[str, str], data: dict[s
     result["progress"] = _thin(progress)
     result["rate_per_s"] = round(armed / result["fire_seconds"], 1) if result.get("fire_seconds") else None
     result |= exactly_once(due_policy, timeline_before)
-    result["worker_log_errors"] = [line for line in worker.log_tail(200_000).splitlines() if "ERROR" in line][:5]
+    log_text = worker.log_path.read_text(errors="replace") if worker.log_path.exists() else ""
+    result["worker_log_errors"] = [line for line in log_text.splitlines() if "ERROR" in line][:5]
+    result["worker"] = worker_task_stats(log_text, started_wall) if "started_wall" in locals() else {}
     return result
 
 
@@ -681,6 +725,13 @@ def format_report(results: dict[str, Any]) -> str:
             f"{fire['background_events'] or 'none'}; notifications {fire['notifications']}; queue drained: "
             f"{fire['drained']} at {fire['drain_seconds']} s"
         )
+        stats = fire.get("worker") or {}
+        if stats:
+            out.append(f"    worker tasks {stats['tasks']}; busy seconds {stats['task_seconds']}")
+            out.append(
+                "    sweeps ran (s after the first was published, seconds it took, clocks published): "
+                + ", ".join(f"{s['ran_at_s']}/{s['took_s']}/{s['published']}" for s in stats["sweeps"])
+            )
         for line in fire["worker_log_errors"]:
             out.append(f"    worker error: {line[:300]}")
     prof = results.get("profile")
