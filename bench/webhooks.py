@@ -53,6 +53,7 @@ import os
 import pstats
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -434,6 +435,16 @@ class Workers:
         for worker in self.current:
             worker.stop()
 
+    def outcomes(self) -> dict[str, int]:
+        """What the delivery tasks of the running workers returned, from their logs: `sent`,
+        or why a task skipped its row (already sent, locked by another transaction, ...)."""
+        counts: Counter[str] = Counter()
+        for worker in self.current:
+            for line in worker.log_tail(10**9).splitlines():
+                if "deliver_notification[" in line and " succeeded in " in line:
+                    counts[line.rsplit(": ", 1)[-1].strip("'")] += 1
+        return dict(counts.most_common())
+
     def errors(self) -> list[str]:
         lines = []
         for log in sorted(self.scratch.glob("worker-*.log")):
@@ -747,6 +758,7 @@ def drain(args: argparse.Namespace, workers: Workers, receiver: Receiver, endpoi
         "queue_left": queue_length(args.broker),
         "progress": _thin(progress),
         "cpu": cpu,
+        "task_outcomes": workers.outcomes(),
     }
     result["exactly_once"] = (
         result["ids_match"]
@@ -834,7 +846,6 @@ def create_round(env: dict[str, str], mode: str, count: int, warmup: int, broker
     out["mode"] = mode
     out["published"] = queue_length(broker) - before
     out["failed_publishes"] = done.stderr.count("could not publish")
-    out["breaker_skips"] = done.stderr.count("notification(s) left for the sweep")
     return out
 
 
@@ -868,7 +879,6 @@ def summarize_mode(rounds: list[dict[str, Any]], mode: str) -> dict[str, Any]:
         "p95_ms": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1) if latencies else None,
         "published": sum(r["published"] for r in mine),
         "failed_publishes": sum(r["failed_publishes"] for r in mine),
-        "breaker_skips": sum(r["breaker_skips"] for r in mine),
     }
 
 
@@ -913,13 +923,16 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
         f"broker back: publishing the sweep every {args.sweep_interval:.0f} s until {result['outage_rows']:,} rows sent"
     )
     sweeps: list[float] = []
+    left_over_time: list[tuple[float, int]] = []
     started = time.monotonic()
 
     def outage_done() -> tuple[bool, str]:
+        # Like beat: on schedule, whether or not the previous sweep has run yet.
         if not sweeps or time.monotonic() - started >= sweeps[-1] + args.sweep_interval:
-            sweep_notifications.apply_async()  # as beat does, on the real broker
+            sweep_notifications.apply_async()  # on the real broker
             sweeps.append(round(time.monotonic() - started, 2))
         left = outage_rows.exclude(status="sent").count()
+        left_over_time.append((round(time.monotonic() - started, 2), left))
         return left == 0, f"{left:,} outage rows not sent"
 
     done, seconds = wait_until(outage_done, args.timeout, workers, note="sweep")
@@ -929,6 +942,8 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     sweeps.append(round(time.monotonic() - started, 2))
     time.sleep(SETTLE_SECONDS + POLL_SECONDS * 4)
     result["sweeps_at_s"] = sweeps
+    result["unsent_over_time"] = _thin(left_over_time)
+    result["task_outcomes"] = workers.outcomes()
 
     tally = receiver.stats("/hook/outage", with_ids=True)
     webhooks = phase.filter(subject_id__in=normal_ids + outage_ids, channel="webhook")
@@ -976,8 +991,6 @@ def profile_deliveries(count: int, receiver: Receiver, secret: str) -> dict[str,
     from communications.models import Notification, WebhookEndpoint
     from communications.services import emit
 
-    # The workers log each request at INFO into their files; here it would only flood the console.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     WebhookEndpoint.objects.update(active=False)  # the drain and outage endpoints keep their tallies
     endpoint = make_endpoint(receiver.url("profile"), DRAIN_EVENT, secret)
     for n in range(2 * count):
@@ -1159,6 +1172,7 @@ def format_report(results: dict[str, Any]) -> str:
     ]
     out += ["", *_table(rows, right=set())]
     out.append(f"  progress (s from ready, sent): {d['progress']}")
+    out.append(f"  delivery task results (worker logs): {d['task_outcomes']}")
 
     o = results.get("outage")
     if o:
@@ -1195,6 +1209,8 @@ def format_report(results: dict[str, Any]) -> str:
             + (f"all sent after {o['recovery_s']} s" if o["recovered"] else "NOT all sent at the time limit")
             + f"; {o['outage_requeued_by_sweep']:,} rows re-queued by the sweep"
         )
+        out.append(f"  outage rows not sent yet (s, rows): {o['unsent_over_time']}")
+        out.append(f"  delivery task results (worker logs): {o['task_outcomes']}")
         out.append(
             f"  statuses {o['statuses']}, attempts {o['attempts_per_row']}; receiver {rec['requests']:,} requests, "
             f"{rec['distinct_ids']:,} distinct ids, {rec['duplicates']} duplicates, {rec['bad_signatures']} bad "
@@ -1274,6 +1290,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     say(f"database {args.db}: {'kept' if kept else 'created'}; migrating")
     run_checked([sys.executable, "manage.py", "migrate", "--noinput"], env, MIGRATE_TIMEOUT, "migrate")
     setup_django(env)
+    # The workers log each request at INFO into their files; here (the receiver's /stats, the
+    # profile) it would only flood the console.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if kept:
         reset_outbox()
     check_private_broker(args.broker)
@@ -1316,6 +1335,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workers.stop()
         receiver.stop()
     results["worker_log_errors"] = workers.errors()
+    shutil.rmtree(scratch, ignore_errors=True)  # kept (and named) above only when the run failed
     check_private_broker(args.broker)  # the profile's messages have no worker: drop them
     results["load_average"] = {
         "before": [round(v, 2) for v in load_before],
