@@ -178,26 +178,34 @@ def sweep(limit: int = 1000) -> dict[str, int]:
     counts = {"interrupted": _recover_interrupted(now, limit), "digests": _build_digests(now, limit)}
 
     requeue_before = now - timedelta(seconds=conf.requeue_interval_seconds())
-    pending = list(
-        Notification.objects.filter(status=Status.PENDING, created_at__lte=now - grace)
-        .exclude(queued_at__gt=requeue_before)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    failed = list(
-        Notification.objects.filter(status=Status.FAILED, next_attempt_at__lte=now - grace)
-        .exclude(queued_at__gt=requeue_before)
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
+    # Claim the rows (skip those another sweep holds) and stamp them *before* publishing: a worker
+    # that receives a message must never find its row locked by this sweep, and two sweeps
+    # running at once never publish the same rows.
+    with transaction.atomic():
+        pending = list(
+            _locked(Notification.objects.filter(status=Status.PENDING, created_at__lte=now - grace))
+            .exclude(queued_at__gt=requeue_before)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        failed = list(
+            _locked(Notification.objects.filter(status=Status.FAILED, next_attempt_at__lte=now - grace))
+            .exclude(queued_at__gt=requeue_before)
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        ids = pending + failed
+        if ids:
+            Notification.objects.filter(pk__in=ids).update(queued_at=now)
     counts["pending"], counts["failed"] = len(pending), len(failed)
-    ids = pending + failed
     if ids:
         from .services import publish, reset_breaker
 
         published = publish(ids)
+        if published < len(ids):
+            # The broker is still down: leave the rest unstamped so the next sweep tries again.
+            Notification.objects.filter(pk__in=ids[published:], queued_at=now).update(queued_at=None)
         if published:
-            Notification.objects.filter(pk__in=ids[:published]).update(queued_at=now)
             reset_breaker()
         counts["published"] = published
     return counts
