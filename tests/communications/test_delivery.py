@@ -352,3 +352,24 @@ def test_short_backoffs_use_a_countdown_long_ones_are_left_to_the_sweep(
     assert bool(published) is countdown_message  # no hour-long ETA message sitting in a worker
     if countdown_message:
         assert 0 < published[0]["countdown"] <= 1
+
+
+def test_a_delivery_costs_two_statements_on_postgresql(endpoint, httpserver, django_assert_num_queries):
+    """Claim (UPDATE ... RETURNING with the endpoint joined) and record (attempt, `sent` and the
+    endpoint's success stamp in one statement); no transaction of its own. Other databases take
+    the portable path: a conditional UPDATE, a read, and a locked read-modify-write (4 statements;
+    inside the test's transaction its atomic block adds a SAVEPOINT and its RELEASE)."""
+    from django.db import connection
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    first, second = one_row(id=1), one_row(id=2)
+    expected = 2 if connection.vendor == "postgresql" else 8
+    with django_assert_num_queries(expected):
+        assert delivery.deliver(first.pk) == "success (sent)"
+    with django_assert_num_queries(expected):  # the endpoint was stamped just now: not touched again
+        assert delivery.deliver(second.pk) == "success (sent)"
+    with django_assert_num_queries(2):  # the claim matches nothing; a read says why
+        assert delivery.deliver(second.pk) == "skipped: status is sent"
+    endpoint.refresh_from_db()
+    assert endpoint.last_success_at is not None and endpoint.consecutive_failures == 0
+    assert [a.outcome for a in Notification.objects.get(pk=second.pk).attempt_log.all()] == ["success"]
