@@ -12,6 +12,8 @@ same delivery id, so the receiver can recognise the repeat.
 import logging
 import random
 import socket
+import time
+from collections import Counter
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -175,45 +177,152 @@ def _endpoint_needs_stamp(row: Notification, at) -> bool:
 
 
 def _record_success(row: Notification, result: SendResult, started) -> str:
-    """PostgreSQL: attempt, `sent` and (if needed) the endpoint's success stamp in one statement.
+    _record_successes([(row, result, started, timezone.now())])
+    return f"{AttemptOutcome.SUCCESS} ({Status.SENT})"
 
-    Sent is final even if the sweep meanwhile took this row over (a slow receiver): the other
+
+def _record_successes(done: list[tuple[Notification, SendResult, object, object]]) -> None:
+    """PostgreSQL: the attempts, `sent` and (if needed) the endpoints' success stamps in one
+    statement, for one delivery or a batch.
+
+    Sent is final even if the sweep meanwhile took a row over (a slow receiver): the other
     attempt will find it sent and only log itself.
     """
-    finished = timezone.now()
+    if not done:
+        return
     table = Notification._meta.db_table
-    params: list = [Status.SENT, finished, finished, row.pk, Status.SENT]
+    values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(done))
+    params: list = [value for row, _, _, finished in done for value in (row.pk, finished)]
+    params += [Status.SENT, Status.SENT]
     sql = (
-        f"WITH s AS (UPDATE {table} SET status = %s, sent_at = %s, last_error = '', next_attempt_at = NULL, "
-        "sending_started_at = NULL, updated_at = %s WHERE id = %s AND status <> %s RETURNING id)"
+        f"WITH v (id, finished) AS (VALUES {values}), "
+        f"s AS (UPDATE {table} n SET status = %s, sent_at = v.finished, last_error = '', next_attempt_at = NULL, "
+        "sending_started_at = NULL, updated_at = v.finished FROM v WHERE n.id = v.id AND n.status <> %s "
+        "RETURNING n.id)"
     )
-    if _endpoint_needs_stamp(row, finished):
+    last = max(finished for _, _, _, finished in done)
+    stamp = sorted({row.endpoint_id for row, _, _, finished in done if _endpoint_needs_stamp(row, finished)})
+    if stamp:
         sql += (
             f", e AS (UPDATE {WebhookEndpoint._meta.db_table} SET consecutive_failures = 0, last_success_at = %s "
-            "WHERE id = %s AND (consecutive_failures > 0 OR last_success_at IS NULL OR last_success_at < %s) "
+            "WHERE id = ANY(%s) AND (consecutive_failures > 0 OR last_success_at IS NULL OR last_success_at < %s) "
             "RETURNING id)"
         )
-        params += [finished, row.endpoint_id, finished - timedelta(seconds=ENDPOINT_SUCCESS_REFRESH_SECONDS)]
+        params += [last, stamp, last - timedelta(seconds=ENDPOINT_SUCCESS_REFRESH_SECONDS)]
     sql += (
         f" INSERT INTO {DeliveryAttempt._meta.db_table} (notification_id, number, started_at, finished_at, "
-        "duration_ms, outcome, status_code, error, response_excerpt, worker) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        "duration_ms, outcome, status_code, error, response_excerpt, worker) VALUES "
+        + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(done))
     )
-    params += [
-        row.pk,
-        row.attempts,
-        started,
-        finished,
-        int((finished - started).total_seconds() * 1000),
-        AttemptOutcome.SUCCESS,
-        result.status_code,
-        result.error[:4000],
-        result.response_excerpt[:1000],
-        WORKER,
-    ]
+    for row, result, started, finished in done:
+        params += [
+            row.pk,
+            row.attempts,
+            started,
+            finished,
+            int((finished - started).total_seconds() * 1000),
+            AttemptOutcome.SUCCESS,
+            result.status_code,
+            result.error[:4000],
+            result.response_excerpt[:1000],
+            WORKER,
+        ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    return f"{AttemptOutcome.SUCCESS} ({Status.SENT})"
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+BATCH_SIZE = 50
+BATCH_FLUSH_SECONDS = 1.0
+
+
+def claim_many(notification_ids: list[int]) -> list[Notification]:
+    """PostgreSQL: claim every deliverable row of the batch in one statement (rows another worker
+    holds are skipped: it is claiming or recording them), endpoints joined."""
+    rows, endpoints = _claim_loaders()
+    table = Notification._meta.db_table
+    now = timezone.now()
+    deliverable = (Status.PENDING, Status.FAILED)
+    due = "status IN (%s, %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
+    sql = (
+        f"WITH c AS (UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
+        f"updated_at = %s WHERE {due} AND id IN (SELECT id FROM {table} WHERE id = ANY(%s) AND {due} "
+        "ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING *) "
+        f"SELECT {rows.columns}, {endpoints.columns} FROM c "
+        f"LEFT JOIN {WebhookEndpoint._meta.db_table} e ON e.id = c.endpoint_id ORDER BY c.id"
+    )
+    params = [Status.SENDING, now, now, *deliverable, now, list(notification_ids), *deliverable, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    split = len(rows.fields)
+    claimed = []
+    for values in found:
+        row = rows.load(values[:split])
+        if row.endpoint_id:
+            row.endpoint = endpoints.load(values[split:]) if values[split] is not None else None
+        claimed.append(row)
+    return claimed
+
+
+def _extend_claims(rows: list[Notification]) -> list[Notification]:
+    """Re-stamp `sending_started_at` of rows still waiting in a slow batch, so the sweep does not
+    declare them lost; returns the rows still ours (the sweep may have taken some over)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Notification._meta.db_table} SET sending_started_at = %s WHERE id = ANY(%s) "
+            "AND status = %s RETURNING id, attempts",
+            [now, [row.pk for row in rows], Status.SENDING],
+        )
+        ours = set(cursor.fetchall())
+    return [row for row in rows if (row.pk, row.attempts) in ours]
+
+
+def deliver_many(notification_ids: list[int]) -> str:
+    """Deliver a batch of notifications (each if it is due); safe to call any number of times.
+
+    PostgreSQL: one statement claims the batch, each row is sent over the pooled connection,
+    successes are recorded together (at the latest every BATCH_FLUSH_SECONDS), failures one by
+    one as in `deliver`. Elsewhere: `deliver` per id.
+    """
+    outcomes: Counter[str] = Counter()
+    if not _fast_sql():
+        for pk in notification_ids:
+            outcomes[deliver(pk)] += 1
+        return _summary(outcomes, notification_ids)
+    rows = claim_many(notification_ids)
+    outcomes["skipped: not deliverable or held by another worker"] = len(notification_ids) - len(rows)
+    claimed_at = flushed_at = time.monotonic()
+    extend_after = conf.sending_timeout_seconds() / 2
+    done: list = []
+    index = 0
+    while index < len(rows):
+        if time.monotonic() - claimed_at > extend_after:
+            rest = _extend_claims(rows[index:])
+            outcomes["skipped: taken over by the sweep"] += len(rows) - index - len(rest)
+            rows, index, claimed_at = rest, 0, time.monotonic()
+            continue
+        row = rows[index]
+        index += 1
+        started = timezone.now()
+        result = send(row)
+        if result.ok:
+            done.append((row, result, started, timezone.now()))
+            outcomes[f"{AttemptOutcome.SUCCESS} ({Status.SENT})"] += 1
+            if time.monotonic() - flushed_at > BATCH_FLUSH_SECONDS:
+                _record_successes(done)
+                done, flushed_at = [], time.monotonic()
+        else:
+            outcomes[_record(row, result, started)] += 1
+    _record_successes(done)
+    return _summary(outcomes, notification_ids)
+
+
+def _summary(outcomes: Counter, ids: list[int]) -> str:
+    parts = ", ".join(f"{n} {what}" for what, n in outcomes.most_common() if n)
+    return f"{len(ids)} ids: {parts}"
 
 
 def _record(row: Notification, result: SendResult, started) -> str:

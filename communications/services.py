@@ -11,7 +11,6 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -201,7 +200,7 @@ def _write(
         created = _insert(rows)
         pending = [row.pk for row in created if row.status == Status.PENDING]
         if pending:
-            transaction.on_commit(partial(publish, pending, use_breaker=True))
+            _hand_off_after_commit(pending)
     return created
 
 
@@ -284,8 +283,38 @@ _breaker_until = 0.0  # monotonic time before which a request does not even try 
 BREAKER_SECONDS = 5.0
 
 
+class _HandOff:
+    """An after-commit hook publishing the ids of every emit() of one transaction."""
+
+    def __init__(self, ids: list[int]):
+        self.ids = list(ids)
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True  # tests run hooks without committing: a later emit must not join this one
+        publish(list(dict.fromkeys(self.ids)), use_breaker=True)
+
+
+def _hand_off_after_commit(ids: list[int]) -> None:
+    """Publish after commit, in batches across the emit() calls of one transaction.
+
+    A later emit() joins the hook of an earlier one while that hook is still registered. A hook
+    only disappears with the rollback of a savepoint that was open when it was registered; a
+    later emit() in the same transaction ran inside that savepoint then (rolled back with it) or
+    after it was released (it can no longer roll back). So every committed id is published.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _, hook, _ in reversed(connection.run_on_commit):
+            if isinstance(hook, _HandOff) and not hook.ran:
+                hook.ids.extend(ids)
+                return
+    transaction.on_commit(_HandOff(ids))
+
+
 def publish(ids: list[int], *, use_breaker: bool = False) -> int:
-    """Publish one delivery task per id; never raises. Returns how many the broker took.
+    """Publish delivery tasks, one per batch of up to `delivery.BATCH_SIZE` ids (a single id: the
+    single-id task); never raises. Returns how many ids the broker took.
 
     Stops at the first failure: the rows are committed, the sweep sends them once the broker is
     back. With `use_breaker` (web requests) a failure also skips the broker for a few seconds,
@@ -294,12 +323,18 @@ def publish(ids: list[int], *, use_breaker: bool = False) -> int:
     global _breaker_until
     from itsm.celery import app
 
-    from .tasks import deliver_notification
+    from .delivery import BATCH_SIZE
+    from .tasks import deliver_notification, deliver_notifications
 
     if use_breaker and not app.conf.task_always_eager and time.monotonic() < _breaker_until:
         return 0
-    for index, pk in enumerate(ids):
-        if not send_now(deliver_notification, pk):
+    for index in range(0, len(ids), BATCH_SIZE):
+        batch = ids[index : index + BATCH_SIZE]
+        if len(batch) == 1:
+            taken = send_now(deliver_notification, batch[0])
+        else:
+            taken = send_now(deliver_notifications, batch)
+        if not taken:
             if use_breaker:
                 _breaker_until = time.monotonic() + BREAKER_SECONDS
             logger.warning("broker unavailable: %d notification(s) left for the sweep", len(ids) - index)

@@ -11,6 +11,12 @@ def deliver_notification(notification_id: int) -> str:
     return delivery.deliver(notification_id)
 
 
+@shared_task(name="communications.tasks.deliver_notifications", acks_late=True, ignore_result=True)
+def deliver_notifications(notification_ids: list[int]) -> str:
+    """Deliver a batch of outbox rows (up to delivery.BATCH_SIZE), each if it is still due."""
+    return delivery.deliver_many(notification_ids)
+
+
 @shared_task(name="communications.tasks.sweep_notifications", ignore_result=True)
 def sweep_notifications() -> dict:
     """Beat, every minute: re-queue lost hand-offs and due retries, recover interrupted

@@ -1,5 +1,6 @@
 """Delivery over HTTP (a real receiver on loopback) and email: format, signature, retries."""
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -373,3 +374,53 @@ def test_a_delivery_costs_two_statements_on_postgresql(endpoint, httpserver, dja
     endpoint.refresh_from_db()
     assert endpoint.last_success_at is not None and endpoint.consecutive_failures == 0
     assert [a.outcome for a in Notification.objects.get(pk=second.pk).attempt_log.all()] == ["success"]
+
+
+def test_a_batch_is_claimed_and_recorded_with_two_statements_on_postgresql(
+    endpoint, httpserver, django_assert_num_queries
+):
+    from django.db import connection
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    rows = [one_row(id=n) for n in range(1, 6)]
+    ids = [row.pk for row in rows]
+    delivery.deliver(ids[0])  # already sent: the batch skips it
+    counted = django_assert_num_queries(2) if connection.vendor == "postgresql" else contextlib.nullcontext()
+    with counted:
+        summary = delivery.deliver_many(ids)
+    assert "4 success (sent)" in summary
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    assert len(httpserver.log) == 5  # each row sent once
+    for row in Notification.objects.filter(pk__in=ids):
+        assert row.attempts == 1 and [a.outcome for a in row.attempt_log.all()] == ["success"]
+    assert "0 success" not in delivery.deliver_many(ids) and len(httpserver.log) == 5
+
+
+def test_a_batch_records_failures_like_single_deliveries(endpoint, httpserver):
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    httpserver.expect_ordered_request("/hook").respond_with_data("down", status=503)
+    httpserver.expect_ordered_request("/hook").respond_with_data("gone", status=410)
+    ids = [one_row(id=n).pk for n in range(1, 4)]
+    delivery.deliver_many(ids)
+    statuses = dict(Notification.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == ["sent", "failed", "dead"]
+    endpoint.refresh_from_db()
+    assert endpoint.active is False and endpoint.total_failures == 2
+
+
+def test_emits_of_one_transaction_are_handed_off_as_one_batch(
+    endpoint, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from communications import services
+
+    sent = []
+    monkeypatch.setattr(services, "send_now", lambda task, *args, **kw: sent.append((task.name, args)) or True)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        ids = [one_row(id=n).pk for n in range(1, 4)]
+    assert sent == [("communications.tasks.deliver_notifications", (ids,))]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        single = one_row(id=9).pk
+    assert sent == [("communications.tasks.deliver_notification", (single,))]
