@@ -170,6 +170,8 @@ def test_triggers_racing_resolves_lose_no_occurrence(actor, service):
     print(f"storm with resolves: {len(incidents)} incidents, counts {[i.alert_count for i in incidents]}")
     # Each effective resolve closed one incident; only the last one may still be open.
     assert len(incidents) == len(resolved) + (1 if incidents[-1].is_open else 0)
-    assert all(i.state == "resolved" for i in incidents[:-1])
+    states = [(i.number, i.state, i.resolution_code, i.alert_count) for i in incidents]
+    assert all(not i.is_open for i in incidents[:-1]), states
+    assert all(i.resolution_code == "auto_resolved" for i in incidents[:-1] if i.state == "resolved"), states
     # Every later incident is a recurrence linked to the first.
     assert all(i.parent_id == incidents[0].pk for i in incidents[1:])
