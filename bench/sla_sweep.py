@@ -42,6 +42,7 @@ import json
 import os
 import pstats
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -791,6 +792,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     except BaseException:
         say(f"worker log kept in {scratch}")
         raise
+    shutil.rmtree(scratch, ignore_errors=True)  # the report already holds what the log said
     if args.profile:
         say(f"profiling {args.profile} fires in this process")
         results["profile"] = profile_fires(data, args.profile)
