@@ -50,7 +50,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Incident.objects.for_list().prefetch_related(
+        # The representation needs the service's slug; groups and people are rendered as ids.
+        return Incident.objects.select_related("service").prefetch_related(
             Prefetch("watchers", queryset=get_user_model().objects.only("id")),
             *sla.API_PREFETCH,
         )

@@ -80,12 +80,22 @@ class BusinessCalendar(TimeStampedModel):
         return self.name
 
     def to_businesstime(self) -> businesstime.Calendar:
-        """This calendar as a pure ``businesstime.Calendar`` (honours prefetched periods and holidays)."""
-        return businesstime.Calendar(
+        """This calendar as a pure ``businesstime.Calendar`` (honours prefetched periods and holidays).
+
+        With both prefetched (a list page, a sweep batch) the result is kept on the instance: the
+        prefetch is a snapshot anyway, and one page may ask for it once per SLA clock.
+        """
+        prefetched = getattr(self, "_prefetched_objects_cache", {})
+        cached = getattr(self, "_businesstime", None)
+        if cached is not None and "working_periods" in prefetched and "holidays" in prefetched:
+            return cached
+        calendar = businesstime.Calendar(
             timezone=self.timezone,
             periods=tuple((p.weekday, p.start_minute, p.end_minute) for p in self.working_periods.all()),
             holidays=frozenset(holiday.date for holiday in self.holidays.all()),
         )
+        self._businesstime = calendar
+        return calendar
 
 
 class WorkingPeriod(models.Model):
