@@ -10,8 +10,8 @@ from django.urls import NoReverseMatch, reverse
 
 from communications.choices import Status
 from communications.services import Subject, emit
-from incidents import events
-from incidents.models import Incident
+from incidents.choices import TimelineType
+from incidents.models import Incident, TimelineEvent
 
 
 def incident_url(incident: Incident) -> str:
@@ -91,8 +91,18 @@ def incident_event(
     notifications = emit(
         event_type, subject_for(incident), context, actor=actor, public=public, recipients=recipients or None
     )
-    for notification in notifications:
-        if notification.status == Status.SUPPRESSED:
-            continue  # storm control dropped a repeat: nothing goes out, nothing to record
-        events.notified(incident, event=event_type, channel=notification.channel, recipient=notification.recipient)
+    # One `notified` entry per queued notification, written with one INSERT. Storm control's
+    # suppressed repeats go nowhere, so they are not recorded.
+    noted = [
+        TimelineEvent(
+            incident=incident,
+            type=TimelineType.NOTIFIED,
+            actor=None,
+            data={"event": event_type, "channel": notification.channel, "recipient": notification.recipient},
+        )
+        for notification in notifications
+        if notification.status != Status.SUPPRESSED
+    ]
+    if noted:
+        TimelineEvent.objects.bulk_create(noted)
     return notifications
