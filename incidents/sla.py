@@ -33,8 +33,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Prefetch
+from django.db import connection, transaction
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from incidents import events
@@ -380,10 +380,13 @@ def state_changed(incident: Incident, actor, transition: str, source: str) -> No
 
 
 # --- warnings and breaches -------------------------------------------------------------------------
-def _fire(clock: SlaClock, incident: Incident, now: datetime) -> None:
-    """Fire due warnings and the breach that have not fired yet (caller holds the clock's row lock)."""
+def _fire(clock: SlaClock, incident: Incident, now: datetime, *, save: bool = True, cache: dict | None = None) -> bool:
+    """Fire due warnings and the breach that have not fired yet (caller holds the clock's row lock).
+
+    Returns whether anything fired; with save=False the caller stores the clock (once).
+    """
     if clock.stage == ClockStage.CANCELLED:
-        return
+        return False
     target = timedelta(seconds=clock.target_seconds)
     percent = current_elapsed(clock, now) / target * 100
     fired_any = False
@@ -393,7 +396,7 @@ def _fire(clock: SlaClock, incident: Incident, now: datetime) -> None:
         clock.warnings_fired = [*clock.warnings_fired, threshold]
         fired_any = True
         events.sla(incident, None, policy=clock.policy_id, kind=clock.kind, event="warning", percent=threshold)
-        _run_actions(clock, incident, str(threshold), "warning", threshold)
+        _run_actions(clock, incident, str(threshold), "warning", threshold, cache)
     if clock.breached_at is None and clock.stopped_at is None and percent >= 100:
         running_since = clock.running_since or now
         clock.breached_at = businesstime.add(
@@ -407,20 +410,28 @@ def _fire(clock: SlaClock, incident: Incident, now: datetime) -> None:
         events.sla(
             incident, None, policy=clock.policy_id, kind=clock.kind, event="breached", percent=100, at=clock.breached_at
         )
-        _run_actions(clock, incident, "breach", "breach", 100)
-    if fired_any:
+        _run_actions(clock, incident, "breach", "breach", 100, cache)
+    if fired_any and save:
         clock.next_check_at = _next_check(clock, now)
         clock.save()
+    return fired_any
 
 
-def _run_actions(clock: SlaClock, incident: Incident, key: str, trigger: str, percent: int) -> None:
+def _run_actions(
+    clock: SlaClock, incident: Incident, key: str, trigger: str, percent: int, cache: dict | None = None
+) -> None:
     """The policy's actions for a threshold (or 'breach'); notifications go through the outbox."""
     from incidents import notify, services
 
     actions = (
         (clock.policy.actions or {}).get(key) or (clock.policy.actions or {}).get(trigger) or DEFAULT_ACTIONS[trigger]
     )
-    system = services.system_user()
+    if cache is None:
+        system = services.system_user()
+    else:  # a chunk: one lookup per chunk (the chunk runs in one transaction)
+        system = cache.get("system_user")
+        if system is None:
+            system = cache["system_user"] = services.system_user()
     recipients: list[str] = []
     for action in actions:
         if isinstance(action, dict) and "notify_users" in action:
@@ -451,24 +462,77 @@ def _run_actions(clock: SlaClock, incident: Incident, key: str, trigger: str, pe
     )
 
 
-def fire_due(clock_id: int, now: datetime | None = None) -> bool:
-    """Fire whatever is due on one clock, exactly once (ETA task and sweep both call this)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        clock = (
-            SlaClock.objects.select_for_update(of=("self",))
-            .filter(pk=clock_id)
-            .select_related("policy", "incident")
-            .prefetch_related(CALENDAR_PREFETCH)
+# What firing reads besides the clock: the incident and what its notification renders.
+FIRE_RELATED = ("incident__service", "incident__assignment_group__manager", "incident__assignee")
+FIRE_FIELDS = ["warnings_fired", "breached_at", "breach_fired", "stage", "next_check_at", "updated_at"]
+
+
+def _policy_for_fire(policy_id: int) -> SlaPolicy:
+    return (
+        SlaPolicy.objects.select_related("calendar")
+        .prefetch_related("calendar__working_periods", "calendar__holidays")
+        .get(pk=policy_id)
+    )
+
+
+def _locked_clock(clock_id: int, cache: dict | None) -> SlaClock | None:
+    """The clock, row-locked, with what firing reads; policies (with calendars) from `cache` if given."""
+    locked = SlaClock.objects.select_for_update(of=("self",)).filter(pk=clock_id)
+    if cache is None:
+        return (
+            locked.select_related("policy__calendar", *FIRE_RELATED)
+            .prefetch_related("policy__calendar__working_periods", "policy__calendar__holidays")
             .first()
         )
-        if clock is None or clock.next_check_at is None or clock.next_check_at > now:
+    clock = locked.select_related(*FIRE_RELATED).first()
+    if clock is not None:
+        policies = cache.setdefault("policies", {})
+        policy = policies.get(clock.policy_id)
+        if policy is None:
+            policy = policies[clock.policy_id] = _policy_for_fire(clock.policy_id)
+        clock.policy = policy
+    return clock
+
+
+def fire_due(clock_id: int, now: datetime | None = None, *, cache: dict | None = None) -> bool:
+    """Fire whatever is due on one clock, exactly once (ETA task and sweep both call this).
+
+    `cache` (a dict kept for one chunk of the sweep) reuses policies, calendars and the system
+    user between clocks. The clock is saved once per fire; the sweep's lease is cleared.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        clock = _locked_clock(clock_id, cache)
+        if clock is None:
+            return False
+        if clock.next_check_at is None or clock.next_check_at > now:
+            if clock.queued_at is not None:
+                SlaClock.objects.filter(pk=clock.pk).update(queued_at=None)
             return False  # stale message: already fired, paused, stopped or rescheduled
-        _fire(clock, clock.incident, now)
+        _fire(clock, clock.incident, now, save=False, cache=cache)
         clock.next_check_at = _next_check(clock, now)
-        clock.save(update_fields=["next_check_at", "updated_at"])
+        clock.queued_at = None
+        clock.save(update_fields=[*FIRE_FIELDS, "queued_at"])
         _schedule(clock, now)
         return True
+
+
+def fire_many(clock_ids: list[int], now: datetime | None = None) -> int:
+    """Fire a chunk of clocks in one transaction, each in its own savepoint (see fire_sla_clocks).
+
+    A clock that fails is rolled back to its savepoint and logged; its lease stays, so a later
+    sweep retries it. Returns how many clocks fired.
+    """
+    cache: dict = {}
+    fired = 0
+    with transaction.atomic():
+        for clock_id in clock_ids:
+            try:
+                if fire_due(clock_id, now, cache=cache):  # fire_due's atomic() is the savepoint
+                    fired += 1
+            except Exception:
+                logger.exception("SLA clock %s could not fire; a later sweep retries it", clock_id)
+    return fired
 
 
 def due_clock_ids(now: datetime | None = None, limit: int = 1000) -> list[int]:
@@ -479,6 +543,51 @@ def due_clock_ids(now: datetime | None = None, limit: int = 1000) -> list[int]:
         .order_by("next_check_at")
         .values_list("id", flat=True)[:limit]
     )
+
+
+SWEEP_LEASE = timedelta(minutes=5)  # a published clock is not published again before this (lost message: retried)
+
+_CLAIM_SQL = """
+UPDATE {table} SET queued_at = %s
+WHERE id IN (
+    SELECT id FROM {table}
+    WHERE next_check_at IS NOT NULL AND next_check_at <= %s AND (queued_at IS NULL OR queued_at < %s)
+    ORDER BY next_check_at, id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def claim_due_clocks(now: datetime | None = None, limit: int = 1000, lease: timedelta = SWEEP_LEASE) -> list[int]:
+    """Lease due clocks that no sweep published within `lease` and return their ids (due order).
+
+    PostgreSQL: one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id;
+    clocks being fired right now (row-locked) are skipped. Elsewhere a portable select + update.
+    The lease only avoids publishing a clock twice; exactly-once is still fire_due's row lock.
+    """
+    now = now or timezone.now()
+    stale = now - lease
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL.format(table=SlaClock._meta.db_table), [now, now, stale, limit])
+            return sorted(row[0] for row in cursor.fetchall())
+    with transaction.atomic():
+        ids = list(
+            SlaClock.objects.filter(next_check_at__isnull=False, next_check_at__lte=now)
+            .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+            .order_by("next_check_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            SlaClock.objects.filter(id__in=ids).update(queued_at=now)
+    return ids
+
+
+def release_clocks(clock_ids: list[int]) -> None:
+    """Give up the lease of clocks whose publication failed (the next sweep takes them again)."""
+    SlaClock.objects.filter(id__in=clock_ids).update(queued_at=None)
 
 
 # --- read side --------------------------------------------------------------------------------------

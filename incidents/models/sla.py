@@ -43,6 +43,11 @@ class SlaClock(models.Model):
     next_check_at = models.DateTimeField(
         null=True, blank=True, help_text="When the next warning or the breach is due (the sweep's index)."
     )
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The sweep's lease: when it last published this clock for firing (cleared by the fire).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

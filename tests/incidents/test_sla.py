@@ -306,3 +306,57 @@ def test_breach_actions_notify_named_people_and_escalate(desk, make_user):
     breach_mail = Notification.objects.filter(event="sla.breached", recipient="boss@example.com")
     assert breach_mail.exists()
     assert incident.timeline.filter(type="notified", data__event="sla.breached").exists()
+
+
+def test_sweep_lease_claims_a_due_clock_once_until_fired_or_expired(desk):
+    agent, group, service = desk
+    always = BusinessCalendar.objects.get(name="24x7")
+    policy("resolution", [2], 60, always, warning_thresholds=[])
+    with freeze_time("2026-06-01 08:00:00"):
+        resolution = clock(open_p2(agent, service), "resolution")
+    now = utc(2026, 6, 1, 9, 5)
+    assert sla.claim_due_clocks(now) == [resolution.pk]
+    assert sla.claim_due_clocks(now + timedelta(seconds=30)) == []  # published already: not again
+    assert sla.claim_due_clocks(now + sla.SWEEP_LEASE + timedelta(seconds=1)) == [resolution.pk]  # lost: retried
+    with freeze_time(now + sla.SWEEP_LEASE + timedelta(seconds=2)):
+        assert sla.fire_due(resolution.pk) is True
+    resolution.refresh_from_db()
+    assert resolution.queued_at is None and resolution.breach_fired and resolution.next_check_at is None
+    assert sla.claim_due_clocks(now + timedelta(hours=1)) == []
+
+
+def test_sweep_publishes_chunks_that_fire_each_clock_once(desk, monkeypatch):
+    from incidents import tasks
+
+    agent, group, service = desk
+    always = BusinessCalendar.objects.get(name="24x7")
+    policy("resolution", [2], 60, always, warning_thresholds=[])
+    with freeze_time("2026-06-01 08:00:00"):
+        incidents = [open_p2(agent, service) for _ in range(5)]
+    published: list[list[int]] = []
+    monkeypatch.setattr(tasks, "send_now", lambda task, ids: published.append(list(ids)) or True)
+    with freeze_time("2026-06-01 09:05:00"):
+        assert tasks.sweep_sla_clocks(inline_below=2, chunk=2) == 5
+        assert tasks.sweep_sla_clocks(inline_below=2, chunk=2) == 0  # leased: not published twice
+        assert [len(part) for part in published] == [2, 2, 1]
+        ids = [clock_id for part in published for clock_id in part]
+        assert tasks.fire_sla_clocks(ids + ids[:2]) == 5  # a repeated id is a no-op
+    for incident in incidents:
+        assert incident.timeline.filter(type="sla", data__event="breached").count() == 1
+    assert not SlaClock.objects.filter(queued_at__isnull=False).exists()
+
+
+def test_failed_publication_releases_the_lease(desk, monkeypatch):
+    from incidents import tasks
+
+    agent, group, service = desk
+    always = BusinessCalendar.objects.get(name="24x7")
+    policy("resolution", [2], 60, always, warning_thresholds=[])
+    with freeze_time("2026-06-01 08:00:00"):
+        resolution = clock(open_p2(agent, service), "resolution")
+    monkeypatch.setattr(tasks, "send_now", lambda task, ids: False)  # broker down
+    with freeze_time("2026-06-01 09:05:00"):
+        assert tasks.sweep_sla_clocks(inline_below=0) == 1
+        resolution.refresh_from_db()
+        assert resolution.queued_at is None and not resolution.breach_fired
+        assert sla.claim_due_clocks() == [resolution.pk]  # the next sweep takes it again
