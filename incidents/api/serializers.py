@@ -33,11 +33,17 @@ class SlaClockSerializer(serializers.Serializer):
     remaining_seconds = serializers.IntegerField()
 
 
-def _console_path(incident) -> str | None:
+_MARK = "9876543210"  # a placeholder id: reversed once, then split around
+
+
+def _around_id(name: str) -> tuple[str, str] | None:
+    """(prefix, suffix) of the URL named `name` for any incident id, or None when not routed."""
     try:
-        return reverse("admin:incidents_incident_change", args=[incident.pk])
+        path = reverse(name, args=[_MARK])
     except NoReverseMatch:
         return None
+    prefix, _, suffix = path.partition(_MARK)
+    return prefix, suffix
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -116,20 +122,36 @@ class IncidentSerializer(serializers.ModelSerializer):
 
         return clocks_for_api(obj)
 
+    def _link_parts(self) -> tuple[tuple[str, str], tuple[str, str] | None]:
+        """The detail and console URLs around the id, absolute when there is a request.
+
+        Reversed and made absolute once per serializer (a list page's rows share its child
+        serializer), then each row only formats its id in.
+        """
+        parts = getattr(self, "_links_cache", None)
+        if parts is None:
+            request = self.context.get("request")
+            detail = _around_id("incident-detail")
+            console = _around_id("admin:incidents_incident_change")
+            if request is not None:
+                root = request.build_absolute_uri("/").rstrip("/")
+                detail = (root + detail[0], detail[1])
+                console = (root + console[0], console[1]) if console else None
+            parts = self._links_cache = (detail, console)
+        return parts
+
     @extend_schema_field(serializers.DictField(child=serializers.URLField()))
     def get_links(self, obj) -> dict[str, str]:
-        request = self.context.get("request")
-        base = reverse("incident-detail", args=[obj.pk])
+        (before, after), console = self._link_parts()
+        base = f"{before}{obj.pk}{after}"
         links = {
             "self": base,
             "transitions": f"{base}transitions/",
             "comments": f"{base}comments/",
             "timeline": f"{base}timeline/",
         }
-        if console := _console_path(obj):
-            links["console"] = console
-        if request is not None:
-            links = {k: request.build_absolute_uri(v) for k, v in links.items()}
+        if console:
+            links["console"] = f"{console[0]}{obj.pk}{console[1]}"
         return links
 
 

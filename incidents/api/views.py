@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -49,12 +49,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     lookup_value_regex = "[A-Za-z0-9]+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
+    def _prefetches(self) -> list:
+        return [Prefetch("watchers", queryset=get_user_model().objects.only("id")), *sla.API_PREFETCH]
+
     def get_queryset(self):
         # The representation needs the service's slug; groups and people are rendered as ids.
-        return Incident.objects.select_related("service").prefetch_related(
-            Prefetch("watchers", queryset=get_user_model().objects.only("id")),
-            *sla.API_PREFETCH,
-        )
+        return Incident.objects.select_related("service").prefetch_related(*self._prefetches())
 
     def get_serializer_class(self):
         return s.IncidentSerializer
@@ -65,7 +65,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return get_object_or_404(self.get_queryset(), **{field: value.upper() if field == "number" else value})
 
     def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
-        incident = self.get_queryset().get(pk=incident.pk)
+        # The services return the instance they saved (created, or locked and re-read before the
+        # change; `Incident` has no database-computed fields), so its row is current: only the
+        # related rows the representation shows are loaded afresh. Any prefetch cached before the
+        # change (watchers, SLA clocks the use case paused or stopped) is dropped first.
+        incident._prefetched_objects_cache = {}
+        prefetch_related_objects([incident], *self._prefetches())
         response = Response(self.get_serializer(incident).data, status=code)
         return _with_etag(response, incident)
 

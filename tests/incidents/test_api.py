@@ -336,3 +336,54 @@ def test_schema_documents_incidents(api, setup):
     schema = api.as_user(agent).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert "/api/v1/incidents/{id}/transitions/{name}/" in schema["paths"]
     assert "/api/v1/incidents/{id}/timeline/" in schema["paths"]
+
+
+# --- representation cost (links built from one reverse, the saved instance answers) -------------------
+def test_links_are_absolute_and_name_each_row(api, setup):
+    agent, group, service = setup
+    first = services.open_incident(actor=agent, title="a", service=service)
+    second = services.open_incident(actor=agent, title="b", service=service)
+    rows = api.as_user(agent).get("/api/v1/incidents/").json()["results"]
+    links = {row["id"]: row["links"] for row in rows}
+    for incident in (first, second):
+        base = f"http://testserver/api/v1/incidents/{incident.pk}/"
+        assert links[incident.pk] == {
+            "self": base,
+            "transitions": f"{base}transitions/",
+            "comments": f"{base}comments/",
+            "timeline": f"{base}timeline/",
+            "console": f"http://testserver/admin/incidents/incident/{incident.pk}/change/",
+        }
+
+
+def test_create_and_transition_responses_show_current_watchers_and_clocks(api, setup, make_user, sla_policies):
+    agent, group, service = setup
+    watcher = make_user()
+    client = api.as_user(agent)
+    created = client.post(
+        "/api/v1/incidents/", {"title": "w", "service": "vpn", "watchers": [watcher.pk]}, format="json"
+    ).json()
+    assert created["watchers"] == [watcher.pk]
+    incident = Incident.objects.get(pk=created["id"])
+    kinds = [c.policy.kind for c in incident.sla_clocks.order_by("id")]
+    assert created["sla"] and [c["kind"] for c in created["sla"]] == kinds
+    assert created == client.get(f"/api/v1/incidents/{created['id']}/").json() | {"sla": created["sla"]}
+    held = client.post(
+        f"/api/v1/incidents/{created['id']}/transitions/start/", {"assignee": agent.pk}, format="json"
+    ).json()
+    fresh = client.get(f"/api/v1/incidents/{created['id']}/").json()
+    assert held["state"] == fresh["state"] == "in_progress" and held["version"] == fresh["version"]
+    assert [(c["kind"], c["stage"]) for c in held["sla"]] == [(c["kind"], c["stage"]) for c in fresh["sla"]]
+
+
+def test_create_via_api_query_budget(api, setup, make_user, sla_policies, django_assert_max_num_queries):
+    agent, group, service = setup
+    group.members.add(*[make_user(email=f"m{i}@example.com") for i in range(3)])
+    client = api.as_user(agent)
+    body = {"title": "budget", "service": "vpn", "impact": 2, "urgency": 2}
+    assert client.post("/api/v1/incidents/", body, format="json").status_code == 201  # warm caches
+    with django_assert_max_num_queries(BUDGET_CREATE):
+        assert client.post("/api/v1/incidents/", body, format="json").status_code == 201
+
+
+BUDGET_CREATE = 67  # statements of one POST /incidents/ (rules, people, SLA clocks, outbox, timeline)
