@@ -120,3 +120,27 @@ def test_sweep_catches_a_clock_whose_eta_task_was_lost(agent, celery_worker_proc
     sweep_sla_clocks.delay()
     wait_for(lambda: SlaClock.objects.get(pk=clock.pk).breach_fired)
     assert TimelineEvent.objects.filter(incident=clock.incident, type="sla", data__event="breached").count() == 1
+
+
+def test_backlog_is_leased_and_fired_in_chunks_exactly_once(agent, celery_worker_process):
+    """25 due clocks (above the inline threshold): the sweep leases them with one UPDATE ... SKIP LOCKED,
+    publishes chunks, a second sweep publishes nothing more, ETA tasks race; each breach fires once."""
+    first = _due_clock(agent)
+    past = timezone.now() - timedelta(minutes=10)
+    clocks = [first]
+    for i in range(24):
+        incident = services.open_incident(actor=agent, title=f"breaching {i}")
+        clock = SlaClock.objects.get(incident=incident)
+        SlaClock.objects.filter(pk=clock.pk).update(
+            started_at=past, running_since=past, due_at=past + timedelta(minutes=1), next_check_at=past
+        )
+        clocks.append(clock)
+    assert sweep_sla_clocks.apply(kwargs={"chunk": 10}).get() == 25  # 3 chunks published to the worker
+    assert sweep_sla_clocks.apply().get() == 0  # leased: nothing published twice
+    for clock in clocks[:5]:
+        check_sla_clock.delay(clock.pk)
+    ids = [clock.pk for clock in clocks]
+    wait_for(lambda: SlaClock.objects.filter(pk__in=ids, breach_fired=True).count() == 25)
+    wait_for(lambda: not SlaClock.objects.filter(pk__in=ids, queued_at__isnull=False).exists())
+    for clock in clocks:
+        assert TimelineEvent.objects.filter(incident=clock.incident_id, type="sla", data__event="breached").count() == 1
