@@ -9,6 +9,7 @@ class CommunicationsConfig(AppConfig):
     verbose_name = "Communications"
 
     def ready(self) -> None:
-        from . import permissions, registry  # noqa: F401  (registry registers the built-in event types)
+        from . import permissions, registry, signals  # noqa: F401  (registry registers the built-in event types)
 
         permissions.register()
+        signals.connect()

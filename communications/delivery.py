@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from itsm.queue import send_now
 
-from . import conf, registry, rendering
+from . import conf, registry, rendering, snapshot
 from .channels import SendResult, send
 from .choices import AttemptOutcome, Channel, Status
 from .models import DeliveryAttempt, Notification, NotificationTemplate, WebhookEndpoint
@@ -401,7 +401,8 @@ def _count_on_endpoint(endpoint_id: int, result: SendResult, at) -> None:
         total_failures=F("total_failures") + 1, consecutive_failures=F("consecutive_failures") + 1, last_failure_at=at
     )
     if result.disable_endpoint:
-        endpoints.filter(active=True).update(active=False, disabled_at=at, disabled_reason=result.error[:255])
+        if endpoints.filter(active=True).update(active=False, disabled_at=at, disabled_reason=result.error[:255]):
+            snapshot.changed()  # emit() must stop targeting it (its cached configuration)
 
 
 # --- the sweep -----------------------------------------------------------------------------------

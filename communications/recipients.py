@@ -10,11 +10,11 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Q
 
 from itsm.models import AssignmentGroup
 
-from . import registry
+from . import registry, snapshot
 from .choices import Channel, RecipientKind
 from .models import NotificationRule, Subscription, WebhookEndpoint
 from .subject import Subject
@@ -127,7 +127,9 @@ def _kind_targets(kind: str, subject: Subject, people: _People, via: str, extra:
     return []
 
 
-def _people_targets(rule: NotificationRule, subject: Subject, people: _People) -> list[Target | None]:
+def _people_targets(
+    rule: NotificationRule, subject: Subject, people: _People, user_ids: list[int]
+) -> list[Target | None]:
     out: list[Target | None] = []
     extra = {"rule_id": rule.pk, "notify_actor": rule.notify_actor}
     via = f" (rule: {rule.name})"
@@ -135,7 +137,7 @@ def _people_targets(rule: NotificationRule, subject: Subject, people: _People) -
         out += _kind_targets(kind, subject, people, via, extra)
     if rule.roles:
         out += [_user_target(u, f"role {', '.join(rule.roles)}" + via, **extra) for u in people.with_roles(rule.roles)]
-    out += [_user_target(u, "named in rule" + via, **extra) for u in rule.users.all()]
+    out += [_user_target(u, "named in rule" + via, **extra) for u in people.users(user_ids)]
     out += [Target(Channel.EMAIL, e, "stakeholder list" + via, **extra) for e in rule.emails]
     return out
 
@@ -181,26 +183,26 @@ def resolve(
     actor_id: int | None,
     public: bool,
     explicit: list[str] | None = None,
+    config: "snapshot.Snapshot | None" = None,
 ) -> list[Target]:
     """Every distinct (recipient, channel) for one event, first reason wins."""
     people = _People(subject)
     candidates: list[Target | None] = _explicit_targets(explicit, subject, people) if explicit else []
 
-    rules = [r for r in NotificationRule.objects.filter(active=True) if registry.matches(r.events, event_type)]
-    prefetch_related_objects(rules, "services", "groups", "users", "endpoints")
-    for rule in rules:
-        if not rule.matches(subject, data):
+    config = config or snapshot.current()  # active rules and endpoints (cached per configuration version)
+    for rule in config.rules:
+        if not registry.matches(rule.events, event_type) or not rule.matches(subject, data):
             continue
         if rule.channel == Channel.EMAIL:
-            candidates += _people_targets(rule, subject, people)
+            candidates += _people_targets(rule, subject, people, config.user_ids.get(rule.pk, []))
         else:
             candidates += [
                 endpoint_target(e, f"rule: {rule.name}", rule.pk)
-                for e in rule.endpoints.all()
-                if e.active and e.channel == rule.channel
+                for e in config.rule_endpoints(rule)
+                if e.channel == rule.channel
             ]
 
-    for endpoint in WebhookEndpoint.objects.filter(active=True).order_by("id"):
+    for endpoint in config.endpoints.values():
         if registry.matches(endpoint.events, event_type):
             candidates.append(endpoint_target(endpoint, "endpoint listens to this event"))
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from itsm.queue import send_now
 
-from . import conf, registry, rendering
+from . import conf, registry, rendering, snapshot
 from .choices import COUNTED, RETRYABLE, Channel, Status
 from .models import Notification, NotificationTemplate, WebhookEndpoint
 from .recipients import Target, endpoint_target, resolve
@@ -72,8 +72,11 @@ def emit(
     data = _json_data(context)
     occurred_at = occurred_at or timezone.now()
     actor_id = getattr(actor, "pk", None)
-    targets = resolve(event_type, subject, data, actor_id=actor_id, public=public, explicit=recipients)
-    return _write(event_type, subject, data, targets, actor=actor, public=public, occurred_at=occurred_at)
+    config = snapshot.current()
+    targets = resolve(event_type, subject, data, actor_id=actor_id, public=public, explicit=recipients, config=config)
+    return _write(
+        event_type, subject, data, targets, actor=actor, public=public, occurred_at=occurred_at, config=config
+    )
 
 
 def _json_data(context: dict) -> dict:
@@ -145,6 +148,7 @@ def _write(
     public: bool,
     occurred_at: datetime,
     storm_control: bool = True,
+    config: snapshot.Snapshot | None = None,
 ) -> list[Notification]:
     """Render, apply storm control, insert the rows and publish them after commit."""
     if not targets:
@@ -182,7 +186,7 @@ def _write(
         else:
             if target.channel not in messages:
                 if overrides is None:
-                    overrides = {t.channel: t for t in NotificationTemplate.objects.filter(event=event, active=True)}
+                    overrides = (config or snapshot.current()).templates.get(event, {})
                 override = overrides.get(target.channel)
                 messages[target.channel] = rendering.render(event, target.channel, context, override)
             message = messages[target.channel]
