@@ -6,8 +6,6 @@ always means the real stack was exercised.
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -73,57 +71,16 @@ def celery_worker_process(transactional_db, redis_url):
     """A real `celery worker` process on the test database and the Redis broker."""
     import redis
 
+    from tests.communications.live import Worker
+
     redis.Redis.from_url(redis_url).flushdb()
-    db = settings.DATABASES["default"]
-    database_url = (
-        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": redis_url,
-        "ITSM_TESTING": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = open(ROOT / "var" / "integration-worker.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "itsm",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-P",
-            "prefork",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"celery worker exited early: {(ROOT / 'var' / 'integration-worker.log').read_text()[-2000:]}")
-        if "ready." in (ROOT / "var" / "integration-worker.log").read_text():
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("celery worker did not become ready in 60 s")
-    yield proc
-    proc.terminate()
+    worker = Worker(ROOT / "var" / "integration-worker.log")
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        worker.start(timeout=60)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield worker.proc
+    worker.stop()
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
