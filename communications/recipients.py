@@ -43,14 +43,17 @@ class Target:
         return (self.channel, self.address.lower())
 
 
-class _People:
-    """Loads the people around a record lazily, each at most once per event."""
+class Directory:
+    """Users, groups, group members and role holders loaded once and shared by several events.
 
-    def __init__(self, subject: Subject):
-        self.subject = subject
+    One `emit()` uses its own; `emit_many()` shares one across its events (one transaction, so
+    the people cannot change in between) and preloads the users and groups they name.
+    """
+
+    def __init__(self) -> None:
         self._users: dict[int, object] = {}
-        self._group: AssignmentGroup | bool | None = False
-        self._members: list | None = None
+        self._groups: dict[int, AssignmentGroup | None] = {}
+        self._members: dict[int, list] = {}
         self._roles: dict[tuple, list] = {}
 
     def users(self, ids) -> list:
@@ -60,20 +63,27 @@ class _People:
                 self._users[user.pk] = user
         return [self._users[i] for i in ids if i in self._users]
 
-    def group(self) -> AssignmentGroup | None:
-        if self._group is False:
-            self._group = (
-                AssignmentGroup.objects.select_related("manager").filter(pk=self.subject.group_id).first()
-                if self.subject.group_id
-                else None
-            )
-        return self._group
+    def group(self, group_id: int | None) -> AssignmentGroup | None:
+        if not group_id:
+            return None
+        if group_id not in self._groups:
+            self.load_groups([group_id])
+        return self._groups[group_id]
 
-    def members(self) -> list:
-        if self._members is None:
-            group = self.group()
-            self._members = list(group.members.filter(is_active=True).order_by("id")) if group else []
-        return self._members
+    def load_groups(self, ids) -> None:
+        """Load the groups (with their managers) not loaded yet, in one query."""
+        missing = {i for i in ids if i and i not in self._groups}
+        if missing:
+            found = {g.pk: g for g in AssignmentGroup.objects.select_related("manager").filter(pk__in=missing)}
+            for group_id in missing:
+                self._groups[group_id] = found.get(group_id)
+
+    def members(self, group: AssignmentGroup | None) -> list:
+        if group is None:
+            return []
+        if group.pk not in self._members:
+            self._members[group.pk] = list(group.members.filter(is_active=True).order_by("id"))
+        return self._members[group.pk]
 
     def with_roles(self, names: list[str]) -> list:
         key = tuple(sorted(names))
@@ -82,6 +92,26 @@ class _People:
                 get_user_model().objects.filter(groups__name__in=names, is_active=True).distinct().order_by("id")
             )
         return self._roles[key]
+
+
+class _People:
+    """The people around one record, loaded lazily through a (possibly shared) `Directory`."""
+
+    def __init__(self, subject: Subject, directory: Directory | None = None):
+        self.subject = subject
+        self.directory = directory or Directory()
+
+    def users(self, ids) -> list:
+        return self.directory.users(ids)
+
+    def group(self) -> AssignmentGroup | None:
+        return self.directory.group(self.subject.group_id)
+
+    def members(self) -> list:
+        return self.directory.members(self.group())
+
+    def with_roles(self, names: list[str]) -> list:
+        return self.directory.with_roles(names)
 
 
 def _user_target(user, reason: str, **extra) -> Target | None:
@@ -184,9 +214,15 @@ def resolve(
     public: bool,
     explicit: list[str] | None = None,
     config: "snapshot.Snapshot | None" = None,
+    directory: Directory | None = None,
+    subscriptions: list[Subscription] | None = None,
 ) -> list[Target]:
-    """Every distinct (recipient, channel) for one event, first reason wins."""
-    people = _People(subject)
+    """Every distinct (recipient, channel) for one event, first reason wins.
+
+    `directory` shares loaded people between events; `subscriptions` are the subscriptions that
+    may concern this subject (see `subscriptions_for`), read here when not given.
+    """
+    people = _People(subject, directory)
     candidates: list[Target | None] = _explicit_targets(explicit, subject, people) if explicit else []
 
     config = config or snapshot.current()  # active rules and endpoints (cached per configuration version)
@@ -207,10 +243,9 @@ def resolve(
             candidates.append(endpoint_target(endpoint, "endpoint listens to this event"))
 
     if public:
-        condition = Q(subject_kind=subject.kind, subject_id=subject.id)
-        if subject.service_id:
-            condition |= Q(service_id=subject.service_id)
-        for sub in Subscription.objects.filter(condition).select_related("user", "service").order_by("id"):
+        if subscriptions is None:
+            subscriptions = subscriptions_for([subject])[subject]
+        for sub in subscriptions:
             if sub.events and not registry.matches(sub.events, event_type):
                 continue
             what = f"service {sub.service}" if sub.service_id else subject.number
@@ -235,3 +270,28 @@ def resolve(
         seen.add(target.key)
         targets.append(target)
     return targets
+
+
+def subscriptions_for(subjects: list[Subject]) -> dict[Subject, list[Subscription]]:
+    """The subscriptions to each subject or to its service (id order), with one query for all."""
+    if not subjects:
+        return {}
+    condition = Q()
+    by_kind: dict[str, set[int]] = {}
+    for subject in subjects:
+        by_kind.setdefault(subject.kind, set()).add(subject.id)
+    for kind, ids in by_kind.items():
+        condition |= Q(subject_kind=kind, subject_id__in=sorted(ids))
+    service_ids = sorted({s.service_id for s in subjects if s.service_id})
+    if service_ids:
+        condition |= Q(service_id__in=service_ids)
+    rows = list(Subscription.objects.filter(condition).select_related("user", "service").order_by("id"))
+    return {
+        subject: [
+            sub
+            for sub in rows
+            if (sub.subject_kind == subject.kind and sub.subject_id == subject.id)
+            or (subject.service_id and sub.service_id == subject.service_id)
+        ]
+        for subject in subjects
+    }

@@ -10,7 +10,10 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -23,12 +26,21 @@ from itsm.queue import send_now
 from . import conf, registry, rendering, snapshot
 from .choices import COUNTED, RETRYABLE, Channel, Status
 from .models import Notification, NotificationTemplate, WebhookEndpoint
-from .recipients import Target, endpoint_target, resolve
+from .recipients import Directory, Target, endpoint_target, resolve, subscriptions_for
 from .registry import register_event_types  # re-exported: part of the contract
 from .signatures import unsubscribe_token
 from .subject import Subject
 
-__all__ = ["NotRetryable", "Subject", "emit", "register_event_types", "retry_notification", "send_test_event"]
+__all__ = [
+    "Emission",
+    "NotRetryable",
+    "Subject",
+    "emit",
+    "emit_many",
+    "register_event_types",
+    "retry_notification",
+    "send_test_event",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +77,7 @@ def emit(
     Returns the rows written, including those storm control suppressed or held for a digest.
     Raises ValueError for an unregistered event type or a context that is not JSON data.
     """
-    if not registry.is_registered(event_type):
-        raise ValueError(f"Unknown event type {event_type!r}; register it with register_event_types().")
-    if not isinstance(subject, Subject):
-        raise TypeError("subject must be a communications.services.Subject")
+    _check(event_type, subject)
     data = _json_data(context)
     occurred_at = occurred_at or timezone.now()
     actor_id = getattr(actor, "pk", None)
@@ -77,6 +86,95 @@ def emit(
     return _write(
         event_type, subject, data, targets, actor=actor, public=public, occurred_at=occurred_at, config=config
     )
+
+
+@dataclass
+class Emission:
+    """One event occurrence for `emit_many()`: the arguments of one `emit()` call."""
+
+    event_type: str
+    subject: Subject
+    context: dict
+    actor: Any = None
+    public: bool = True
+    occurred_at: datetime | None = None
+    recipients: list[str] | None = None
+
+
+def emit_many(emissions: list[Emission]) -> list[list[Notification]]:
+    """`emit()` for several occurrences at once (e.g. the SLA breaches of one sweep chunk).
+
+    Writes the same rows with the same statuses as calling `emit()` for each in order within
+    one transaction (storm control sees the rows of earlier occurrences in the call), but with a
+    fixed number of statements for the whole call: people, groups and subscriptions are read
+    once for all, storm control and idempotency with one query each, the rows with one INSERT,
+    and one after-commit hand-off publishes them all. Returns the rows of each occurrence, in
+    order. Raises like `emit()`, before writing anything.
+    """
+    if not emissions:
+        return []
+    prepared = []
+    for emission in emissions:
+        _check(emission.event_type, emission.subject)
+        prepared.append((emission, _json_data(emission.context)))
+    config = snapshot.current()
+    directory = Directory()
+    _preload_people(directory, emissions, config)
+    subscriptions = subscriptions_for(list(dict.fromkeys(e.subject for e in emissions if e.public)))
+    batches = []
+    for emission, data in prepared:
+        occurred_at = emission.occurred_at or timezone.now()
+        targets = resolve(
+            emission.event_type,
+            emission.subject,
+            data,
+            actor_id=getattr(emission.actor, "pk", None),
+            public=emission.public,
+            explicit=emission.recipients,
+            config=config,
+            directory=directory,
+            subscriptions=subscriptions.get(emission.subject, []),
+        )
+        rows = _build_rows(
+            emission.event_type,
+            emission.subject,
+            data,
+            targets,
+            actor=emission.actor,
+            public=emission.public,
+            occurred_at=occurred_at,
+            config=config,
+        )
+        batches.append((emission.event_type, emission.subject, rows))
+    with transaction.atomic():
+        created = _store(batches, storm_control=True)
+        pending = [row.pk for rows in created for row in rows if row.status == Status.PENDING]
+        if pending:
+            _hand_off_after_commit(pending)
+    return created
+
+
+def _check(event_type: str, subject: Subject) -> None:
+    if not registry.is_registered(event_type):
+        raise ValueError(f"Unknown event type {event_type!r}; register it with register_event_types().")
+    if not isinstance(subject, Subject):
+        raise TypeError("subject must be a communications.services.Subject")
+
+
+def _preload_people(directory: Directory, emissions: list[Emission], config: snapshot.Snapshot) -> None:
+    """Read every user and group the occurrences may name with one query each."""
+    user_ids: set[int] = set()
+    for emission in emissions:
+        subject = emission.subject
+        user_ids.update(i for i in (subject.assignee_id, subject.caller_id, *subject.watcher_ids) if i)
+        user_ids.update(int(w[5:]) for w in emission.recipients or () if w.startswith("user:") and w[5:].isdigit())
+    events = {e.event_type for e in emissions}
+    for rule in config.rules:
+        if any(registry.matches(rule.events, event) for event in events):
+            user_ids.update(config.user_ids.get(rule.pk, ()))
+    if user_ids:
+        directory.users(sorted(user_ids))
+    directory.load_groups({e.subject.group_id for e in emissions})
 
 
 def _json_data(context: dict) -> dict:
@@ -153,6 +251,31 @@ def _write(
     """Render, apply storm control, insert the rows and publish them after commit."""
     if not targets:
         return []
+    rows = _build_rows(
+        event, subject, data, targets, actor=actor, public=public, occurred_at=occurred_at, config=config
+    )
+    with transaction.atomic():
+        (created,) = _store([(event, subject, rows)], storm_control=storm_control)
+        pending = [row.pk for row in created if row.status == Status.PENDING]
+        if pending:
+            _hand_off_after_commit(pending)
+    return created
+
+
+def _build_rows(
+    event: str,
+    subject: Subject,
+    data: dict,
+    targets: list[Target],
+    *,
+    actor,
+    public: bool,
+    occurred_at: datetime,
+    config: snapshot.Snapshot | None = None,
+) -> list[Notification]:
+    """One unsaved row per target, its message rendered (once per channel)."""
+    if not targets:
+        return []
     actor_data = _actor_data(actor)
     context = rendering.template_context(event, subject, data, actor=actor_data, public=public, occurred_at=occurred_at)
     overrides: dict[str, NotificationTemplate] | None = None
@@ -197,62 +320,105 @@ def _write(
             else:
                 row.body_text = message.text
         rows.append(row)
-
-    with transaction.atomic():
-        if storm_control:
-            _apply_storm_control(event, subject, rows, timezone.now())
-        created = _insert(rows)
-        pending = [row.pk for row in created if row.status == Status.PENDING]
-        if pending:
-            _hand_off_after_commit(pending)
-    return created
+    return rows
 
 
-def _apply_storm_control(event: str, subject: Subject, rows: list[Notification], now: datetime) -> None:
-    """Suppress repeats of the same message, hold bursts for a digest (not for webhooks).
+Batch = tuple[str, Subject, list[Notification]]  # event, subject, its unsaved rows
 
-    Same message = same event, record, recipient, channel and rendered subject + text within
-    NOTIFICATION_DEDUP_WINDOW_SECONDS: a new comment is a new message, a flapping state that
-    reads the same is not. A recipient who already got NOTIFICATION_DIGEST_THRESHOLD messages
-    within the window gets the rest in one digest (the sweep collects them).
+
+def _store(batches: list[Batch], *, storm_control: bool) -> list[list[Notification]]:
+    """Apply storm control and insert the rows of each batch, as if each were written in turn.
+
+    Storm control (not for webhooks): same message = same event, record, recipient, channel and
+    rendered subject + text within NOTIFICATION_DEDUP_WINDOW_SECONDS is suppressed (a new comment
+    is a new message, a flapping state that reads the same is not); a recipient who already got
+    NOTIFICATION_DIGEST_THRESHOLD messages within the window gets the rest in one digest (the
+    sweep collects them). A row whose idempotency key exists is not written (the same occurrence
+    emitted twice). The database is read once for all batches; what earlier batches of the call
+    wrote is tracked in memory, so a batch sees them exactly as a later emit() would.
+    Returns the rows written per batch (suppressed and held ones included).
     """
+    rows = [row for _, _, batch_rows in batches for row in batch_rows]
+    if not rows:
+        return [[] for _ in batches]
     window = conf.dedup_window_seconds()
-    human = [r for r in rows if r.channel != Channel.WEBHOOK]
-    if not human or window <= 0:
-        return
-    cutoff = now - timedelta(seconds=window)
-    addresses = {r.recipient for r in human}
-    earlier = (
-        Notification.objects.filter(
-            event=event,
-            subject_kind=subject.kind,
-            subject_id=subject.id,
-            recipient__in=addresses,
-            content_hash__in={r.content_hash for r in human},
-            created_at__gte=cutoff,
-        )
-        .exclude(status=Status.SUPPRESSED)
-        .values_list("recipient", "channel", "content_hash", "pk")
-    )
-    originals = {(recipient, channel, h): pk for recipient, channel, h, pk in earlier}
-    for row in human:
-        original = originals.get((row.recipient, row.channel, row.content_hash))
-        if original is not None:
-            row.status = Status.SUPPRESSED
-            row.duplicate_of_id = original
-            row.last_error = f"Same message to the same recipient within {window} s (storm control)."
     threshold = conf.digest_threshold()
-    if not threshold:
-        return
-    counts = {
-        (c["recipient"], c["channel"]): c["n"]
-        for c in Notification.objects.filter(recipient__in=addresses, created_at__gte=cutoff, status__in=COUNTED)
-        .values("recipient", "channel")
-        .annotate(n=Count("id"))
-    }
-    for row in human:
-        if row.status == Status.PENDING and counts.get((row.recipient, row.channel), 0) >= threshold:
-            row.status = Status.HELD
+    human = [r for r in rows if r.channel != Channel.WEBHOOK] if storm_control and window > 0 else []
+    originals: dict[tuple, int | Notification] = {}  # message key -> an earlier row that was not suppressed
+    counts: Counter[tuple[str, str]] = Counter()  # (recipient, channel) -> rows counted in the window
+    if human:
+        cutoff = timezone.now() - timedelta(seconds=window)
+        addresses = {r.recipient for r in human}
+        earlier = (
+            Notification.objects.filter(
+                event__in={event for event, _, _ in batches},
+                subject_kind__in={subject.kind for _, subject, _ in batches},
+                subject_id__in={subject.id for _, subject, _ in batches},
+                recipient__in=addresses,
+                content_hash__in={r.content_hash for r in human},
+                created_at__gte=cutoff,
+            )
+            .exclude(status=Status.SUPPRESSED)
+            .values_list("event", "subject_kind", "subject_id", "recipient", "channel", "content_hash", "pk")
+        )
+        for *key, pk in earlier:
+            originals[tuple(key)] = pk
+        if threshold:
+            counts.update(
+                {
+                    (c["recipient"], c["channel"]): c["n"]
+                    for c in Notification.objects.filter(
+                        recipient__in=addresses, created_at__gte=cutoff, status__in=COUNTED
+                    )
+                    .values("recipient", "channel")
+                    .annotate(n=Count("id"))
+                }
+            )
+    existing = set(
+        Notification.objects.filter(idempotency_key__in={r.idempotency_key for r in rows}).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    kept_per_batch: list[list[Notification]] = []
+    duplicates_of_new: dict[int, Notification] = {}  # id(row) -> the original written in this call
+    for event, subject, batch_rows in batches:
+        controlled = [r for r in batch_rows if r.channel != Channel.WEBHOOK] if human else []
+        for row in controlled:
+            original = originals.get(_message_key(event, subject, row))
+            if original is not None:
+                row.status = Status.SUPPRESSED
+                if isinstance(original, Notification):
+                    duplicates_of_new[id(row)] = original
+                else:
+                    row.duplicate_of_id = original
+                row.last_error = f"Same message to the same recipient within {window} s (storm control)."
+        if threshold:
+            for row in controlled:
+                if row.status == Status.PENDING and counts[(row.recipient, row.channel)] >= threshold:
+                    row.status = Status.HELD
+        kept = []
+        for row in batch_rows:
+            if row.idempotency_key in existing:
+                continue
+            existing.add(row.idempotency_key)
+            kept.append(row)
+            if row.status in COUNTED:
+                counts[(row.recipient, row.channel)] += 1
+            if human and row.channel != Channel.WEBHOOK and row.status != Status.SUPPRESSED:
+                originals[_message_key(event, subject, row)] = row
+        kept_per_batch.append(kept)
+    # Rows suppressed as repeats of a row written by this call need its id: they go second.
+    first = [r for kept in kept_per_batch for r in kept if id(r) not in duplicates_of_new]
+    written = {id(r) for r in _insert_new(first)}
+    second = [r for kept in kept_per_batch for r in kept if id(r) in duplicates_of_new]
+    for row in second:
+        row.duplicate_of_id = duplicates_of_new[id(row)].pk if id(duplicates_of_new[id(row)]) in written else None
+    written |= {id(r) for r in _insert_new(second)}
+    return [[r for r in kept if id(r) in written] for kept in kept_per_batch]
+
+
+def _message_key(event: str, subject: Subject, row: Notification) -> tuple:
+    return (event, subject.kind, subject.id, row.recipient, row.channel, row.content_hash)
 
 
 def _insert(rows: list[Notification]) -> list[Notification]:
@@ -262,7 +428,11 @@ def _insert(rows: list[Notification]) -> list[Notification]:
             "idempotency_key", flat=True
         )
     )
-    rows = [r for r in rows if r.idempotency_key not in existing]
+    return _insert_new([r for r in rows if r.idempotency_key not in existing])
+
+
+def _insert_new(rows: list[Notification]) -> list[Notification]:
+    """Insert rows with one statement; if a concurrent twin took a key, row by row (it loses quietly)."""
     if not rows:
         return []
     try:

@@ -5,11 +5,14 @@ communications outbox writes its rows in the caller's transaction and sends afte
 Each queued notification is also recorded on the incident's timeline (`notified`).
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from communications.choices import Status
-from communications.services import Subject, emit
+from communications.models import Notification
+from communications.services import Emission, Subject, emit, emit_many
 from incidents.choices import TimelineType
 from incidents.models import Incident, TimelineEvent
 
@@ -53,8 +56,11 @@ def incident_context(incident: Incident) -> dict:
     }
 
 
-def subject_for(incident: Incident):
+def subject_for(incident: Incident, watcher_ids: tuple[int, ...] | None = None) -> Subject:
+    """The incident as communications sees it (`watcher_ids` if the caller already read them)."""
     caller_email = incident.caller_email or (incident.caller.email if incident.caller_id else "")
+    if watcher_ids is None:
+        watcher_ids = tuple(incident.watchers.values_list("id", flat=True))
     return Subject(
         kind="incident",
         id=incident.pk,
@@ -67,8 +73,33 @@ def subject_for(incident: Incident):
         assignee_id=incident.assignee_id,
         caller_id=incident.caller_id,
         caller_email=caller_email,
-        watcher_ids=tuple(incident.watchers.values_list("id", flat=True)),
+        watcher_ids=watcher_ids,
     )
+
+
+def _context(incident: Incident, actor, extra: dict | None) -> dict:
+    context = {"incident": incident_context(incident), **(extra or {})}
+    if actor is not None and getattr(actor, "pk", None):
+        context["actor"] = {"id": actor.pk, "name": actor.get_full_name() or actor.get_username()}
+    return context
+
+
+def notified_entries(event_type: str, incident: Incident, notifications: list[Notification]) -> list[TimelineEvent]:
+    """The unsaved `notified` timeline entries of one event's notifications.
+
+    One per queued notification; storm control's suppressed repeats go nowhere, so they are
+    not recorded.
+    """
+    return [
+        TimelineEvent(
+            incident=incident,
+            type=TimelineType.NOTIFIED,
+            actor=None,
+            data={"event": event_type, "channel": notification.channel, "recipient": notification.recipient},
+        )
+        for notification in notifications
+        if notification.status != Status.SUPPRESSED
+    ]
 
 
 def incident_event(
@@ -85,24 +116,61 @@ def incident_event(
     `recipients` are recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
     "email:<address>", used by SLA policy actions that name who to tell.
     """
-    context = {"incident": incident_context(incident), **(extra or {})}
-    if actor is not None and getattr(actor, "pk", None):
-        context["actor"] = {"id": actor.pk, "name": actor.get_full_name() or actor.get_username()}
     notifications = emit(
-        event_type, subject_for(incident), context, actor=actor, public=public, recipients=recipients or None
+        event_type,
+        subject_for(incident),
+        _context(incident, actor, extra),
+        actor=actor,
+        public=public,
+        recipients=recipients or None,
     )
-    # One `notified` entry per queued notification, written with one INSERT. Storm control's
-    # suppressed repeats go nowhere, so they are not recorded.
-    noted = [
-        TimelineEvent(
-            incident=incident,
-            type=TimelineType.NOTIFIED,
-            actor=None,
-            data={"event": event_type, "channel": notification.channel, "recipient": notification.recipient},
-        )
-        for notification in notifications
-        if notification.status != Status.SUPPRESSED
-    ]
+    noted = notified_entries(event_type, incident, notifications)
     if noted:
-        TimelineEvent.objects.bulk_create(noted)
+        TimelineEvent.objects.bulk_create(noted)  # one INSERT for the event's entries
     return notifications
+
+
+@dataclass
+class IncidentEvent:
+    """One `incident_event()` call, for `queue_incident_events()`."""
+
+    event_type: str
+    incident: Incident
+    actor: object = None
+    public: bool = True
+    extra: dict | None = None
+    recipients: list[str] | None = None
+
+
+def queue_incident_events(events: list[IncidentEvent]) -> list[tuple[list[Notification], list[TimelineEvent]]]:
+    """`incident_event()` for many events with one `emit_many()`: the same notifications and entries.
+
+    Returns, per event, its notifications and its unsaved `notified` entries: the caller writes
+    the entries (one INSERT, in the order it wants them on the timelines). Watchers of every
+    incident are read with one query.
+    """
+    if not events:
+        return []
+    incident_ids = {e.incident.pk for e in events}
+    watchers: dict[int, list[int]] = {pk: [] for pk in incident_ids}
+    through = Incident.watchers.through
+    for incident_id, user_id in (
+        through.objects.filter(incident_id__in=incident_ids).order_by("user_id").values_list("incident_id", "user_id")
+    ):
+        watchers[incident_id].append(user_id)
+    emissions = [
+        Emission(
+            event_type=e.event_type,
+            subject=subject_for(e.incident, tuple(watchers[e.incident.pk])),
+            context=_context(e.incident, e.actor, e.extra),
+            actor=e.actor,
+            public=e.public,
+            recipients=e.recipients or None,
+        )
+        for e in events
+    ]
+    written = emit_many(emissions)
+    return [
+        (notifications, notified_entries(e.event_type, e.incident, notifications))
+        for e, notifications in zip(events, written, strict=True)
+    ]

@@ -29,6 +29,7 @@ is due, so a lost message delays an action by at most one sweep. `fire_due` lock
 and records fired thresholds, so each warning and the breach fire exactly once.
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -380,23 +381,38 @@ def state_changed(incident: Incident, actor, transition: str, source: str) -> No
 
 
 # --- warnings and breaches -------------------------------------------------------------------------
-def _fire(clock: SlaClock, incident: Incident, now: datetime, *, save: bool = True, cache: dict | None = None) -> bool:
-    """Fire due warnings and the breach that have not fired yet (caller holds the clock's row lock).
+@dataclass(frozen=True)
+class Step:
+    """One warning or the breach firing on a clock, as it was when it fired."""
 
-    Returns whether anything fired; with save=False the caller stores the clock (once).
+    trigger: str  # "warning" or "breach"
+    key: str  # the policy's action key: the threshold ("75") or "breach"
+    percent: int
+    at: datetime | None  # when it is recorded (the breach: at due_at); None: now
+    due_at: datetime | None
+    breached_at: datetime | None  # as known when this step fired (a warning before its breach: None)
+
+    @property
+    def event(self) -> str:
+        return "warning" if self.trigger == "warning" else "breached"
+
+
+def _plan(clock: SlaClock, now: datetime) -> list[Step]:
+    """Mark the due warnings and the due breach as fired on `clock` (in memory) and return them in order.
+
+    The caller holds the clock's row lock and stores the clock. The breach is recorded at
+    `due_at` (the moment the elapsed business time reached the target), not at `now`.
     """
     if clock.stage == ClockStage.CANCELLED:
-        return False
+        return []
     target = timedelta(seconds=clock.target_seconds)
     percent = current_elapsed(clock, now) / target * 100
-    fired_any = False
+    steps = []
     for threshold in clock.policy.warning_thresholds or []:
         if threshold in clock.warnings_fired or percent < threshold:
             continue
         clock.warnings_fired = [*clock.warnings_fired, threshold]
-        fired_any = True
-        events.sla(incident, None, policy=clock.policy_id, kind=clock.kind, event="warning", percent=threshold)
-        _run_actions(clock, incident, str(threshold), "warning", threshold, cache)
+        steps.append(Step("warning", str(threshold), threshold, None, clock.due_at, clock.breached_at))
     if clock.breached_at is None and clock.stopped_at is None and percent >= 100:
         running_since = clock.running_since or now
         clock.breached_at = businesstime.add(
@@ -404,60 +420,90 @@ def _fire(clock: SlaClock, incident: Incident, now: datetime, *, save: bool = Tr
         )
     if clock.breached_at is not None and not clock.breach_fired:
         clock.breach_fired = True
-        fired_any = True
         if clock.stopped_at is None:
             clock.stage = ClockStage.BREACHED
+        steps.append(Step("breach", "breach", 100, clock.breached_at, clock.due_at, clock.breached_at))
+    return steps
+
+
+def _fire(clock: SlaClock, incident: Incident, now: datetime, *, save: bool = True, cache: dict | None = None) -> bool:
+    """Fire due warnings and the breach that have not fired yet (caller holds the clock's row lock).
+
+    Returns whether anything fired; with save=False the caller stores the clock (once).
+    """
+    steps = _plan(clock, now)
+    for step in steps:
         events.sla(
-            incident, None, policy=clock.policy_id, kind=clock.kind, event="breached", percent=100, at=clock.breached_at
+            incident, None, policy=clock.policy_id, kind=clock.kind, event=step.event, percent=step.percent, at=step.at
         )
-        _run_actions(clock, incident, "breach", "breach", 100, cache)
-    if fired_any and save:
+        _run_actions(clock, incident, step, cache)
+    if steps and save:
         clock.next_check_at = _next_check(clock, now)
         clock.save()
-    return fired_any
+    return bool(steps)
 
 
-def _run_actions(
-    clock: SlaClock, incident: Incident, key: str, trigger: str, percent: int, cache: dict | None = None
-) -> None:
-    """The policy's actions for a threshold (or 'breach'); notifications go through the outbox."""
-    from incidents import notify, services
+NOTIFY_ACTIONS = ("notify_assignee", "notify_group", "notify_group_manager")
 
-    actions = (
-        (clock.policy.actions or {}).get(key) or (clock.policy.actions or {}).get(trigger) or DEFAULT_ACTIONS[trigger]
-    )
-    if cache is None:
-        system = services.system_user()
-    else:  # a chunk: one lookup per chunk (the chunk runs in one transaction)
-        system = cache.get("system_user")
-        if system is None:
-            system = cache["system_user"] = services.system_user()
+
+def _actions(clock: SlaClock, step: Step) -> tuple[list[str], list[str]]:
+    """The policy's actions for a step: (who to tell, other actions in order: escalate, raise priority)."""
+    configured = clock.policy.actions or {}
+    actions = configured.get(step.key) or configured.get(step.trigger) or DEFAULT_ACTIONS[step.trigger]
     recipients: list[str] = []
+    others: list[str] = []
     for action in actions:
         if isinstance(action, dict) and "notify_users" in action:
             recipients.extend(f"user:{uid}" for uid in action["notify_users"])
-        elif action in ("notify_assignee", "notify_group", "notify_group_manager"):
+        elif action in NOTIFY_ACTIONS:
             recipients.append(action.removeprefix("notify_"))
-        elif action == "reassign_escalation_group":
-            services.escalate(incident, actor=system, reason=f"SLA {clock.kind} {trigger} at {percent}%")
-        elif action == "raise_priority":
-            services.raise_priority(incident, actor=system, reason=f"SLA {clock.kind} {trigger}")
-    event = "sla.warning" if trigger == "warning" else "sla.breached"
+        elif action in ("reassign_escalation_group", "raise_priority"):
+            others.append(action)
+    return recipients, others
+
+
+def _sla_context(clock: SlaClock, step: Step, recipients: list[str]) -> dict:
+    """What a warning or breach notification renders (besides the incident)."""
+    return {
+        "sla": {
+            "policy": clock.policy_id,
+            "policy_name": clock.policy.name,
+            "kind": clock.kind,
+            "percent": step.percent,
+            "due_at": step.due_at.isoformat() if step.due_at else None,
+            "breached_at": step.breached_at.isoformat() if step.breached_at else None,
+            "notify": recipients,
+        }
+    }
+
+
+def _system_user(cache: dict | None):
+    from incidents import services
+
+    if cache is None:
+        return services.system_user()
+    system = cache.get("system_user")  # a chunk: one lookup (the chunk runs in one transaction)
+    if system is None:
+        system = cache["system_user"] = services.system_user()
+    return system
+
+
+def _run_actions(clock: SlaClock, incident: Incident, step: Step, cache: dict | None = None) -> None:
+    """The policy's actions for a threshold (or 'breach'); notifications go through the outbox."""
+    from incidents import notify, services
+
+    system = _system_user(cache)
+    recipients, others = _actions(clock, step)
+    for action in others:
+        if action == "reassign_escalation_group":
+            services.escalate(incident, actor=system, reason=f"SLA {clock.kind} {step.trigger} at {step.percent}%")
+        else:
+            services.raise_priority(incident, actor=system, reason=f"SLA {clock.kind} {step.trigger}")
     notify.incident_event(
-        event,
+        "sla.warning" if step.trigger == "warning" else "sla.breached",
         incident,
         system,
-        extra={
-            "sla": {
-                "policy": clock.policy_id,
-                "policy_name": clock.policy.name,
-                "kind": clock.kind,
-                "percent": percent,
-                "due_at": clock.due_at.isoformat() if clock.due_at else None,
-                "breached_at": clock.breached_at.isoformat() if clock.breached_at else None,
-                "notify": recipients,
-            }
-        },
+        extra=_sla_context(clock, step, recipients),
         recipients=recipients,
     )
 
@@ -495,7 +541,7 @@ def _locked_clock(clock_id: int, cache: dict | None) -> SlaClock | None:
 
 
 def fire_due(clock_id: int, now: datetime | None = None, *, cache: dict | None = None) -> bool:
-    """Fire whatever is due on one clock, exactly once (ETA task and sweep both call this).
+    """Fire whatever is due on one clock, exactly once (the ETA task, and the sweep's fallback).
 
     `cache` (a dict kept for one chunk of the sweep) reuses policies, calendars and the system
     user between clocks. The clock is saved once per fire; the sweep's lease is cleared.
@@ -518,21 +564,174 @@ def fire_due(clock_id: int, now: datetime | None = None, *, cache: dict | None =
 
 
 def fire_many(clock_ids: list[int], now: datetime | None = None) -> int:
-    """Fire a chunk of clocks in one transaction, each in its own savepoint (see fire_sla_clocks).
+    """Fire a chunk of clocks (the sweep's fire_sla_clocks), exactly once each; returns how many were due.
 
-    A clock that fails is rolled back to its savepoint and logged; its lease stays, so a later
-    sweep retries it. Returns how many clocks fired.
+    The chunk is fired as a batch in one transaction (`_fire_batch`: a fixed number of
+    statements for the whole chunk). Clocks the batch leaves out (row-locked by someone else
+    right now, or with actions that change the incident) and every clock of a batch that
+    failed are then fired one by one, each in its own transaction: one clock that fails is
+    logged and keeps its lease (a later sweep retries it) without holding back the others.
     """
+    now = now or timezone.now()
+    ids = list(dict.fromkeys(clock_ids))
+    if not ids:
+        return 0
+    try:
+        with transaction.atomic():
+            fired, rest = _fire_batch(ids, now)
+    except Exception:
+        logger.exception("SLA chunk of %d clocks could not fire as a batch; firing them one by one", len(ids))
+        fired, rest = 0, ids
     cache: dict = {}
-    fired = 0
-    with transaction.atomic():
-        for clock_id in clock_ids:
-            try:
-                if fire_due(clock_id, now, cache=cache):  # fire_due's atomic() is the savepoint
-                    fired += 1
-            except Exception:
-                logger.exception("SLA clock %s could not fire; a later sweep retries it", clock_id)
+    for clock_id in rest:
+        try:
+            if fire_due(clock_id, now, cache=cache):
+                fired += 1
+        except Exception:
+            logger.exception("SLA clock %s could not fire; a later sweep retries it", clock_id)
     return fired
+
+
+def _policies_for_fire(policy_ids: set[int]) -> dict[int, SlaPolicy]:
+    return {
+        policy.pk: policy
+        for policy in SlaPolicy.objects.filter(pk__in=policy_ids)
+        .select_related("calendar")
+        .prefetch_related("calendar__working_periods", "calendar__holidays")
+    }
+
+
+_STORE_FIRED_SQL = """
+UPDATE {table} AS c SET
+    warnings_fired = v.warnings_fired::jsonb, breached_at = v.breached_at, breach_fired = v.breach_fired,
+    stage = v.stage, next_check_at = v.next_check_at, updated_at = v.updated_at, queued_at = NULL
+FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::boolean[], %s::text[], %s::timestamptz[],
+            %s::timestamptz[]) AS v(id, warnings_fired, breached_at, breach_fired, stage, next_check_at, updated_at)
+WHERE c.id = v.id
+"""
+
+
+def _store_fired(clocks: list[SlaClock]) -> None:
+    """Write what firing changed on `clocks` (FIRE_FIELDS, lease cleared) with one UPDATE.
+
+    PostgreSQL: UPDATE ... FROM unnest(arrays), one row of values per clock (Django's
+    bulk_update builds a CASE per field and row, which costs milliseconds per clock to compile).
+    """
+    if connection.vendor != "postgresql":
+        SlaClock.objects.bulk_update(clocks, [*FIRE_FIELDS, "queued_at"])
+        return
+    columns: list[list] = [[], [], [], [], [], [], []]
+    for clock in clocks:
+        values = (
+            clock.pk,
+            json.dumps(clock.warnings_fired),
+            clock.breached_at,
+            clock.breach_fired,
+            clock.stage,
+            clock.next_check_at,
+            clock.updated_at,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_FIRED_SQL.format(table=SlaClock._meta.db_table), columns)
+
+
+def _fire_batch(clock_ids: list[int], now: datetime) -> tuple[int, list[int]]:
+    """Fire the clocks of a chunk together (inside the caller's transaction).
+
+    Locks the clocks with one SELECT ... FOR UPDATE SKIP LOCKED (a clock being fired or changed
+    elsewhere right now is left to the one-by-one path, which waits for it), marks what is due
+    in memory, queues every notification with one `emit_many()`, writes the timeline entries
+    (each clock's `sla` event followed by its `notified` entries, as firing one by one writes
+    them) with one INSERT and the clocks with one UPDATE. Clocks whose due actions reassign or
+    raise the priority (they lock and change the incident), and every other clock of their
+    incident, are left out. Returns (clocks that were due, ids left for the one-by-one path).
+    """
+    from incidents import notify
+
+    locked = {
+        clock.pk: clock
+        for clock in SlaClock.objects.select_for_update(of=("self",), skip_locked=True)
+        .filter(pk__in=clock_ids)
+        .select_related(*FIRE_RELATED, "incident__caller")
+        .order_by("id")
+    }
+    clocks = [locked[pk] for pk in clock_ids if pk in locked]
+    rest = [pk for pk in clock_ids if pk not in locked]  # locked elsewhere (or gone: fire_due says so)
+    policies = _policies_for_fire({clock.policy_id for clock in clocks})
+    stale: list[int] = []
+    planned: list[tuple[SlaClock, list[Step]]] = []
+    by_incident: dict[int, list[SlaClock]] = {}
+    apart: set[int] = set()  # incidents whose clocks fire one by one
+    for clock in clocks:
+        clock.policy = policies[clock.policy_id]
+        if clock.next_check_at is None or clock.next_check_at > now:
+            if clock.queued_at is not None:
+                stale.append(clock.pk)  # already fired, paused, stopped or rescheduled: just end the lease
+            continue
+        by_incident.setdefault(clock.incident_id, []).append(clock)
+        try:
+            steps = _plan(clock, now)
+        except Exception:
+            logger.exception("SLA clock %s could not be planned; firing it alone", clock.pk)
+            apart.add(clock.incident_id)
+            continue
+        if any(_actions(clock, step)[1] for step in steps):
+            apart.add(clock.incident_id)
+        planned.append((clock, steps))
+    if apart:
+        rest += [clock.pk for incident_id in apart for clock in by_incident[incident_id]]
+        planned = [(clock, steps) for clock, steps in planned if clock.incident_id not in apart]
+
+    system = _system_user({}) if any(steps for _, steps in planned) else None
+    occurrences = []
+    for clock, steps in planned:
+        for step in steps:
+            recipients, _ = _actions(clock, step)
+            occurrences.append(
+                notify.IncidentEvent(
+                    "sla.warning" if step.trigger == "warning" else "sla.breached",
+                    clock.incident,
+                    system,
+                    extra=_sla_context(clock, step, recipients),
+                    recipients=recipients,
+                )
+            )
+    queued = iter(notify.queue_incident_events(occurrences))
+    entries: list[TimelineEvent] = []
+    for clock, steps in planned:
+        for step in steps:
+            entries.append(
+                TimelineEvent(
+                    incident=clock.incident,
+                    type=TimelineType.SLA,
+                    actor=None,
+                    at=step.at or timezone.now(),
+                    data={
+                        "policy": clock.policy_id,
+                        "kind": clock.kind,
+                        "event": step.event,
+                        "percent": step.percent,
+                    },
+                )
+            )
+            entries.extend(next(queued)[1])
+    if entries:
+        TimelineEvent.objects.bulk_create(entries)
+
+    saved_at = timezone.now()
+    for clock, _ in planned:
+        clock.next_check_at = _next_check(clock, now)
+        clock.queued_at = None
+        clock.updated_at = saved_at  # bulk_update does not apply auto_now
+    if planned:
+        _store_fired([clock for clock, _ in planned])
+    if stale:
+        SlaClock.objects.filter(pk__in=stale).update(queued_at=None)
+    for clock, _ in planned:
+        _schedule(clock, now)
+    return len(planned), rest
 
 
 def due_clock_ids(now: datetime | None = None, limit: int = 1000) -> list[int]:
