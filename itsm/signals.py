@@ -15,3 +15,20 @@ def _sync_roles(sender, app_config=None, **kwargs) -> None:
     from itsm.roles import sync_role_permissions
 
     sync_role_permissions(apps)
+
+
+@receiver(post_migrate)
+def _forget_cached_lookups(sender, app_config=None, **kwargs) -> None:
+    # A migrate or a test flush rewrites rows without model signals: start from fresh look-ups.
+    from itsm.api.authentication import AUTH_CACHE
+
+    AUTH_CACHE.bump()
+
+
+def _connect() -> None:
+    from itsm.api.authentication import connect_signals
+
+    connect_signals()
+
+
+_connect()

@@ -23,7 +23,10 @@ def _eager_celery(settings):
 def _clear_cache():
     from django.core.cache import cache
 
+    from itsm import procache
+
     cache.clear()
+    procache.clear_all()
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ the key's latest incident unchanged (monitoring repeats resolved notifications),
 seen is a 404.
 """
 
+import copy
 import json
 import logging
 import uuid
@@ -57,6 +58,7 @@ from incidents.models.alerts import AlertSeverity, OnResolve
 from itsm import roles
 from itsm.exceptions import Conflict
 from itsm.models import Service
+from itsm.procache import VersionedCache
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ TITLE_LENGTH = 255
 DESCRIPTION_DETAILS_CHARS = 8000  # details are kept whole on IncidentAlert; the description shows a preview
 DEDUP_CONSTRAINT = "incident_open_dedup_key_unique"
 TRIGGER_ATTEMPTS = 20
+# Services named by alerts (slug -> Service with alert route and owner group, or None).
+ALERT_SERVICES = VersionedCache("alert-services", max_age=300.0)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,44 @@ class AlertResult:
         }
 
 
+def _load_service(slug: str) -> Service | None:
+    # One query for the service, its alert route (reverse one-to-one join) and owner group.
+    service = Service.objects.select_related("alert_route", "owner_group").filter(slug=slug).first()
+    if service is not None:
+        try:
+            service.alert_route  # noqa: B018 - cache the route (or its absence) on the instance
+        except AlertRoute.DoesNotExist:
+            pass
+    return service
+
+
+def service_by_slug(slug: str) -> Service | None:
+    """The service an alert names, with its alert route and owner group (None if unknown).
+
+    Alerts name the same few services thousands of times a minute: the answer comes from a
+    per-process cache (`itsm.procache`) that saving or deleting a service, an alert route or an
+    assignment group invalidates in every process (`connect_signals`). Each call gets its own
+    copy of the instance.
+    """
+    service = ALERT_SERVICES.get(slug, lambda: _load_service(slug))
+    return copy.copy(service) if service is not None else None
+
+
+def _services_changed(*args, **kwargs) -> None:
+    ALERT_SERVICES.changed()
+
+
+def connect_signals() -> None:
+    """Invalidate the alert service cache when its rows change; called from IncidentsConfig.ready()."""
+    from django.db.models.signals import post_delete, post_save
+
+    from itsm.models import AssignmentGroup
+
+    for model in (Service, AlertRoute, AssignmentGroup):
+        for signal, name in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(_services_changed, sender=model, dispatch_uid=f"alert-services-{name}-{model._meta.label}")
+
+
 def may_ingest(user) -> bool:
     """Alerts and inbound email are sent by integrations (or administrators, to test)."""
     return bool(getattr(user, "is_authenticated", False)) and roles.has_role(
@@ -135,6 +177,8 @@ def _as_datetime(value) -> datetime | None:
 def _text(errors: dict, name: str, value, limit: int) -> str:
     if value is None:
         return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # as DRF's CharField does: a numeric source or key is fine
     if not isinstance(value, str):
         errors[name] = ["Must be a string."]
         return ""
@@ -157,7 +201,9 @@ def clean_event(
 ) -> AlertEvent:
     """Validate a raw event; raise one ValidationError naming every bad field. Writes nothing."""
     errors: dict[str, list[str]] = {}
-    if action not in ACTIONS:
+    if action in (None, ""):
+        errors["action"] = [f"This field is required: one of {', '.join(ACTIONS)}."]
+    elif action not in ACTIONS:
         errors["action"] = [f"Choose one of: {', '.join(ACTIONS)}."]
     dedup_key = _text(errors, "dedup_key", dedup_key, MAX_DEDUP_KEY)
     if not dedup_key and "dedup_key" not in errors:
@@ -183,8 +229,7 @@ def clean_event(
         if not isinstance(service, str):
             errors["service"] = ["A service slug (string)."]
         else:
-            # One query for the service and its alert route (reverse one-to-one join).
-            resolved_service = Service.objects.select_related("alert_route", "owner_group").filter(slug=service).first()
+            resolved_service = service_by_slug(service)
             if resolved_service is None:
                 errors["service"] = [f"Unknown service '{service}'."]
     if resolved_service is not None:
@@ -292,6 +337,10 @@ def _is_dedup_conflict(exc: IntegrityError) -> bool:
 
 
 def _trigger(actor, event: AlertEvent) -> AlertResult:
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        counted = _count_occurrence_in_one_statement(actor, event)
+        if counted is not None:
+            return counted
     # An attempt only fails when the incident we queued for was resolved before we got its lock;
     # then the next attempt opens (or joins) the key's next incident. Only a key resolved again
     # and again while dozens of triggers queue on it needs more than one or two.
@@ -522,25 +571,98 @@ def _count_occurrence(actor, event: AlertEvent) -> AlertResult | None:
         summary_state = (alert.summarised_count, alert.summarised_at)
     summarised_count, summarised_at = summary_state
     if should_summarise(count, summarised_count, summarised_at, now):
-        first_seen, last_seen, source = (
-            Incident.objects.filter(pk=incident_id)
-            .values_list("alert_first_seen_at", "alert_last_seen_at", "alert__source")
-            .get()
-        )
-        events.alert(
-            incident,
-            actor,
-            count=count,
-            last_seen=_iso(last_seen),
-            first_seen=_iso(first_seen),
-            occurrences=count - summarised_count,
-            severity=event.severity,
-            source=source,
-            summary=event.summary,
-            details=event.details,
-        )
+        _write_summary(incident, actor, event, count, count - summarised_count)
         IncidentAlert.objects.filter(pk=incident_id).update(summarised_count=count, summarised_at=now)
     return AlertResult(incident, event.dedup_key, False, count, event.action)
+
+
+def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult | None:
+    """The storm's hot path on PostgreSQL: count an occurrence in one autocommitted statement.
+
+    The two UPDATEs of `_count_occurrence` (incident counters, then the latest occurrence on the
+    IncidentAlert) run as one statement with a data-modifying CTE: no BEGIN/COMMIT round trips,
+    and atomic all the same. Row locks and their order are those of the two-statement path.
+    Summarising into the timeline (rare: powers of ten, or once an interval) then runs in its
+    own transaction, claimed by a compare-and-set on `summarised_count` so that two concurrent
+    occurrences never write the same summary twice; if it is lost (a crash in between), the
+    next due summary covers those occurrences too (`occurrences` counts from the last one).
+    None when the key has no open incident (nothing was written).
+    """
+    now = timezone.now()
+    ops = connection.ops
+    seen, stamp = ops.adapt_datetimefield_value(event.timestamp), ops.adapt_datetimefield_value(now)
+    details = IncidentAlert._meta.get_field("details").get_db_prep_value(event.details, connection)
+    incident_table = ops.quote_name(Incident._meta.db_table)
+    alert_table = ops.quote_name(IncidentAlert._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH bumped AS (
+                UPDATE {incident_table}
+                   SET alert_count = alert_count + 1,
+                       alert_last_seen_at = GREATEST(COALESCE(alert_last_seen_at, %s), %s),
+                       alert_first_seen_at = LEAST(COALESCE(alert_first_seen_at, %s), %s),
+                       updated_at = %s
+                 WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({", ".join(["%s"] * len(OPEN_STATES))})
+                RETURNING id, number, state, alert_count
+            ), touched AS (
+                UPDATE {alert_table} AS a
+                   SET source = CASE WHEN %s = '' THEN a.source ELSE %s END,
+                       severity = %s, summary = %s, details = %s, cleared_at = NULL
+                  FROM bumped
+                 WHERE a.incident_id = bumped.id
+                RETURNING a.incident_id, a.summarised_count, a.summarised_at
+            )
+            SELECT b.id, b.number, b.state, b.alert_count, t.summarised_count, t.summarised_at
+              FROM bumped AS b LEFT JOIN touched AS t ON t.incident_id = b.id
+            """,
+            [
+                *(seen, seen, seen, seen, stamp, event.dedup_key, *OPEN_STATES),
+                *(event.source, event.source, event.severity, event.summary, details),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    incident_id, number, state, count, summarised_count, summarised_at = row
+    incident = Incident.from_db(connection.alias, ["id", "number", "state"], [incident_id, number, state])
+    incident.alert_count = count
+    if summarised_count is None:  # opened by hand with a dedup key: its IncidentAlert starts now
+        with transaction.atomic():
+            alert = _alert_row(Incident.objects.get(pk=incident_id), event)
+            IncidentAlert.objects.filter(pk=incident_id).update(
+                source=event.source or alert.source, summary=event.summary, details=event.details
+            )
+        summarised_count, summarised_at = alert.summarised_count, alert.summarised_at
+    if should_summarise(count, summarised_count, _as_aware(summarised_at), now):
+        with transaction.atomic():
+            claimed = IncidentAlert.objects.filter(pk=incident_id, summarised_count=summarised_count).update(
+                summarised_count=count, summarised_at=now
+            )
+            if claimed:
+                _write_summary(incident, actor, event, count, count - summarised_count)
+    return AlertResult(incident, event.dedup_key, False, count, event.action)
+
+
+def _write_summary(incident: Incident, actor, event: AlertEvent, count: int, occurrences: int) -> None:
+    """The `alert` timeline event summarising occurrences up to `count`."""
+    first_seen, last_seen, source = (
+        Incident.objects.filter(pk=incident.pk)
+        .values_list("alert_first_seen_at", "alert_last_seen_at", "alert__source")
+        .get()
+    )
+    events.alert(
+        incident,
+        actor,
+        count=count,
+        last_seen=_iso(last_seen),
+        first_seen=_iso(first_seen),
+        occurrences=occurrences,
+        severity=event.severity,
+        source=source,
+        summary=event.summary,
+        details=event.details,
+    )
 
 
 def _latest_closed(event: AlertEvent) -> AlertResult:

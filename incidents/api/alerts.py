@@ -14,7 +14,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.alerts import adapters, mail
-from incidents.alerts.services import ACTIONS, MAX_DEDUP_KEY, MAX_SOURCE, MAX_SUMMARY, ingest_event, may_ingest
+from incidents.alerts.services import (
+    ACTIONS,
+    MAX_DEDUP_KEY,
+    MAX_SOURCE,
+    MAX_SUMMARY,
+    clean_event,
+    ingest_event,
+    may_ingest,
+)
 from incidents.models.alerts import AlertSeverity, InboundOutcome
 from itsm.api.mixins import run_idempotently
 from itsm.api.serializers import StrictSerializer
@@ -66,6 +74,9 @@ class AlertEventSerializer(StrictSerializer):
         required=False, help_text="A JSON object, at most ALERT_DETAILS_MAX_BYTES (64 KiB) as compact JSON."
     )
     timestamp = serializers.DateTimeField(required=False, help_text="When it happened (default: now).")
+
+
+ALERT_EVENT_FIELDS = tuple(AlertEventSerializer().fields)
 
 
 class AlertEventResultSerializer(serializers.Serializer):
@@ -183,9 +194,20 @@ class AlertEventView(AlertView):
         data = self.body(request)
 
         def handler():
-            serializer = AlertEventSerializer(data=data)
-            serializer.is_valid(raise_exception=True)
-            result = ingest_event(request.user, **serializer.validated_data)
+            # The service validates every field (clean_event) and names each bad one; the
+            # serializer above only documents the body. Running both cost a third of this hot
+            # path's time, so here only the fields the serializer does not know are refused.
+            if not isinstance(data, dict):
+                raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+            fields = {name: data.get(name) for name in ALERT_EVENT_FIELDS}
+            unknown = {name: ["Unknown field."] for name in data if name not in ALERT_EVENT_FIELDS}
+            if unknown:  # refused before anything is written, naming the other bad fields too
+                try:
+                    clean_event(**fields)
+                except DjangoValidationError as exc:
+                    raise DjangoValidationError({**exc.message_dict, **unknown}) from exc
+                raise exceptions.ValidationError(unknown)
+            result = ingest_event(request.user, **fields)
             return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
 
         return run_idempotently(request, handler)

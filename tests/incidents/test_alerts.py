@@ -413,3 +413,24 @@ def test_the_result_serialises_as_the_api_contract(integration):
         "action": "trigger",
         "state": "new",
     }
+
+
+def test_a_changed_service_reaches_the_cached_lookup_of_alerts(client):
+    from tests.itsm.test_procache import commit
+
+    retiring = ServiceFactory(slug="retiring")
+    commit()
+    assert trigger(client, service="retiring", dedup_key="a").status_code == 202
+    assert alerts.ALERT_SERVICES.get("retiring", lambda: None) is not None  # cached now
+    retiring.active = False
+    retiring.save()
+    commit()
+
+    refused = trigger(client, service="retiring", dedup_key="b")
+
+    assert refused.status_code == 400 and "inactive" in refused.json()["errors"]["service"][0]
+
+
+def test_numbers_are_accepted_where_text_is_expected(client):
+    response = trigger(client, dedup_key=12345, source=7)
+    assert response.status_code == 202 and response.json()["dedup_key"] == "12345"

@@ -1,0 +1,145 @@
+"""Per-process caches of rarely changing look-ups, invalidated across processes by a version key.
+
+The hot request paths (token authentication, an alert naming its service) read the same few rows
+thousands of times a minute; an ORM query costs far more than the lookup itself. A
+`VersionedCache` keeps loaded values in this process for as long as a *version* stored in
+Django's cache (Redis in production, shared by every web and worker process) stays the same.
+Whatever changes the underlying rows calls `changed()`, which sets a new version once the
+transaction commits, so every process reloads on its next read. Three safety nets:
+
+* inside a transaction that changed the rows (its bump still waits for the commit) reads go to
+  the loader and cache nothing, so the transaction sees its own changes and a rollback leaves
+  nothing stale behind;
+* with no usable shared cache (Redis down: django-redis ignores the error and returns None;
+  a process-local LocMem cache outside tests) every read goes to the loader, as without a cache;
+* entries expire after `max_age` seconds even if no version change arrives (a bulk
+  `QuerySet.update()` sends no signal).
+
+The version is read from the cache at most once a second per process (`version_ttl`), so a change
+reaches other processes within about a second; the loader runs once per process and version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+_MISSING = object()
+_instances: list[VersionedCache] = []
+
+
+def clear_all() -> None:
+    """Forget every cache's entries in this process (tests: rolled-back rows send no signal)."""
+    for instance in _instances:
+        instance.clear()
+
+
+def shared_cache_available() -> bool:
+    """True when Django's default cache is seen by every process (so a version bump reaches all).
+
+    LocMem is per process: only trusted in tests, where one process does everything.
+    """
+    backend = settings.CACHES["default"]["BACKEND"]
+    return "locmem" not in backend.lower() or getattr(settings, "TESTING", False)
+
+
+class _Bump:
+    """An after-commit hook setting a new version of one cache (at most one per transaction)."""
+
+    def __init__(self, owner: VersionedCache) -> None:
+        self.owner = owner
+
+    def __call__(self) -> None:
+        self.owner.bump()
+
+
+class VersionedCache:
+    """Values loaded once per process and version; see the module docstring."""
+
+    def __init__(
+        self, name: str, *, max_age: float = 300.0, max_entries: int = 10_000, version_ttl: float = 1.0
+    ) -> None:
+        self.name = name
+        self.version_key = f"itsm:procache:{name}:version"
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self.version_ttl = version_ttl
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._version_read_at = float("-inf")
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        _instances.append(self)
+
+    # --- writers -------------------------------------------------------------------------------
+    def bump(self) -> None:
+        """Set a new version now: every process reloads on its next read."""
+        cache.set(self.version_key, uuid.uuid4().hex, None)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget this process's entries (tests; a bump does it too)."""
+        with self._lock:
+            self._entries = {}
+            self._version = None
+            self._version_read_at = float("-inf")
+
+    def changed(self) -> None:
+        """The cached rows changed in the current transaction: bump the version once it commits."""
+        connection = transaction.get_connection()
+        if not connection.in_atomic_block:
+            self.bump()
+            return
+        if not self._pending(connection):
+            transaction.on_commit(_Bump(self))
+
+    def _pending(self, connection) -> bool:
+        return any(isinstance(hook, _Bump) and hook.owner is self for _, hook, _ in connection.run_on_commit)
+
+    # --- readers -------------------------------------------------------------------------------
+    def _current_version(self, now: float) -> str | None:
+        if not shared_cache_available():
+            return None
+        # The version is re-read at most every `version_ttl` seconds: a change reaches the other
+        # processes that much later, and a lookup costs no cache round trip in between.
+        version = self._version
+        if version is not None and now - self._version_read_at < self.version_ttl:
+            return version
+        version = cache.get(self.version_key)
+        if version is None:
+            cache.add(self.version_key, uuid.uuid4().hex, None)
+            version = cache.get(self.version_key)
+        if version is not None:
+            with self._lock:
+                if version != self._version:
+                    self._entries = {}
+                    self._version = version
+                self._version_read_at = now
+        return version
+
+    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
+        """The value for `key`, from this process when its version is current, else `loader()`."""
+        connection = transaction.get_connection()
+        if connection.in_atomic_block and self._pending(connection):
+            return loader()
+        now = time.monotonic()
+        version = self._current_version(now)
+        if version is None:
+            return loader()
+        with self._lock:
+            entry = self._entries.get(key, _MISSING) if version == self._version else _MISSING
+        if entry is not _MISSING and now - entry[0] < self.max_age:
+            return entry[1]
+        value = loader()
+        with self._lock:
+            if self._version == version:
+                if len(self._entries) >= self.max_entries:
+                    self._entries = {}
+                self._entries[key] = (now, value)
+        return value
