@@ -23,8 +23,9 @@ A run:
    every due clock has `breach_fired`; then checks each fired exactly once (one `breached`
    timeline event per clock), lets the notification deliveries drain, and stops the worker
    (also on error or Ctrl-C);
-4. with `--profile N`, re-arms N due clocks and fires them in this process, first counting
-   and timing their SQL, then under cProfile, and prints where the time goes.
+4. with `--profile N`, re-arms 3 x N due clocks and fires them in this process in the sweep's
+   chunks (`fire_many`): N counting and timing their SQL, N under cProfile (where the time
+   goes), and N one by one (`fire_due`, the ETA task's path) for comparison.
 
 Emails go to Django's dummy backend (`EMAIL_URL=dummymail://`): the deliveries run, nothing is
 sent. The cache is the local-memory one (no REDIS_URL). The report is printed and written as
@@ -576,24 +577,31 @@ def exactly_once(due_policy: int, timeline_before: int) -> dict[str, Any]:
 
 # --- where the time goes -----------------------------------------------------------------------------
 def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
-    """Re-arm 2 x `count` due clocks; fire `count` counting their SQL, then `count` under cProfile."""
+    """Re-arm 3 x `count` due clocks and fire them in this process as the sweep's chunks do
+    (`fire_many`, `SWEEP_CHUNK` at a time): `count` counting and timing their SQL, `count` under
+    cProfile; and `count` one by one (`fire_due`, the ETA task's path) counting SQL for comparison."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents.sla import fire_due
+    from incidents.sla import fire_due, fire_many
+    from incidents.tasks import SWEEP_CHUNK
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id FROM incidents_slaclock WHERE policy_id = %s ORDER BY id LIMIT %s",
-            [data["due_policy"], 2 * count],
+            [data["due_policy"], 3 * count],
         )
         ids = [row[0] for row in cursor.fetchall()]
     rearm(data, ids)
-    timed, profiled = ids[: len(ids) // 2], ids[len(ids) // 2 :]
+    third = len(ids) // 3
+    timed, profiled, single = ids[:third], ids[third : 2 * third], ids[2 * third :]
+
+    def chunks(part: list[int]) -> list[list[int]]:
+        return [part[i : i + SWEEP_CHUNK] for i in range(0, len(part), SWEEP_CHUNK)]
 
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as captured:
-        fired = sum(fire_due(clock_id) for clock_id in timed)
+        fired = sum(fire_many(chunk) for chunk in chunks(timed))
     wall = time.perf_counter() - started
     queries = captured.captured_queries
     db_seconds = sum(float(q["time"]) for q in queries)
@@ -606,17 +614,29 @@ def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
 
     profiler = cProfile.Profile()
     profiler.enable()
-    for clock_id in profiled:
-        fire_due(clock_id)
+    for chunk in chunks(profiled):
+        fire_many(chunk)
     profiler.disable()
     stats = pstats.Stats(profiler)
+
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as one_by_one:
+        fired_singly = sum(fire_due(clock_id) for clock_id in single)
+    single_wall = time.perf_counter() - started
     n = max(len(timed), 1)
     return {
         "fires": len(timed),
         "fired": fired,
+        "chunk": SWEEP_CHUNK,
         "ms_per_fire": round(wall / n * 1000, 2),
-        "queries_per_fire": round(len(queries) / n, 1),
+        "queries_per_fire": round(len(queries) / n, 2),
         "db_ms_per_fire": round(db_seconds / n * 1000, 2),
+        "one_by_one": {
+            "fires": len(single),
+            "fired": fired_singly,
+            "ms_per_fire": round(single_wall / max(len(single), 1) * 1000, 2),
+            "queries_per_fire": round(len(one_by_one.captured_queries) / max(len(single), 1), 1),
+        },
         "statements": [
             {"statement": kind, "per_fire": round(c / n, 2), "ms_per_fire": round(kind_time[kind] / n * 1000, 2)}
             for kind, c in kinds.most_common(25)
@@ -737,9 +757,12 @@ def format_report(results: dict[str, Any]) -> str:
             out.append(f"    worker error: {line[:300]}")
     prof = results.get("profile")
     if prof:
+        single = prof.get("one_by_one") or {}
         out.append(
-            f"\nprofile: {prof['fires']} fires in one process: {prof['ms_per_fire']} ms each, "
-            f"{prof['queries_per_fire']} SQL statements ({prof['db_ms_per_fire']} ms waiting for PostgreSQL)"
+            f"\nprofile: {prof['fires']} fires in one process in chunks of {prof.get('chunk')} (fire_many): "
+            f"{prof['ms_per_fire']} ms each, {prof['queries_per_fire']} SQL statements "
+            f"({prof['db_ms_per_fire']} ms waiting for PostgreSQL); one by one (fire_due, the ETA path): "
+            f"{single.get('ms_per_fire')} ms and {single.get('queries_per_fire')} statements each"
         )
         out.append("  statements per fire (count, ms):")
         out.extend(f"    {s['per_fire']:6.2f} {s['ms_per_fire']:7.2f}  {s['statement']}" for s in prof["statements"])
