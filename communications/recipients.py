@@ -244,7 +244,7 @@ def resolve(
 
     if public:
         if subscriptions is None:
-            subscriptions = subscriptions_for([subject])[subject]
+            (subscriptions,) = subscriptions_for([subject])
         for sub in subscriptions:
             if sub.events and not registry.matches(sub.events, event_type):
                 continue
@@ -272,10 +272,10 @@ def resolve(
     return targets
 
 
-def subscriptions_for(subjects: list[Subject]) -> dict[Subject, list[Subscription]]:
+def subscriptions_for(subjects: list[Subject]) -> list[list[Subscription]]:
     """The subscriptions to each subject or to its service (id order), with one query for all."""
     if not subjects:
-        return {}
+        return []
     condition = Q()
     by_kind: dict[str, set[int]] = {}
     for subject in subjects:
@@ -286,12 +286,12 @@ def subscriptions_for(subjects: list[Subject]) -> dict[Subject, list[Subscriptio
     if service_ids:
         condition |= Q(service_id__in=service_ids)
     rows = list(Subscription.objects.filter(condition).select_related("user", "service").order_by("id"))
-    return {
-        subject: [
+    return [
+        [
             sub
             for sub in rows
             if (sub.subject_kind == subject.kind and sub.subject_id == subject.id)
             or (subject.service_id and sub.service_id == subject.service_id)
         ]
         for subject in subjects
-    }
+    ]

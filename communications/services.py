@@ -120,9 +120,10 @@ def emit_many(emissions: list[Emission]) -> list[list[Notification]]:
     config = snapshot.current()
     directory = Directory()
     _preload_people(directory, emissions, config)
-    subscriptions = subscriptions_for(list(dict.fromkeys(e.subject for e in emissions if e.public)))
+    public = [i for i, e in enumerate(emissions) if e.public]
+    subscriptions = dict(zip(public, subscriptions_for([emissions[i].subject for i in public]), strict=True))
     batches = []
-    for emission, data in prepared:
+    for index, (emission, data) in enumerate(prepared):
         occurred_at = emission.occurred_at or timezone.now()
         targets = resolve(
             emission.event_type,
@@ -133,7 +134,7 @@ def emit_many(emissions: list[Emission]) -> list[list[Notification]]:
             explicit=emission.recipients,
             config=config,
             directory=directory,
-            subscriptions=subscriptions.get(emission.subject, []),
+            subscriptions=subscriptions.get(index, []),
         )
         rows = _build_rows(
             emission.event_type,
