@@ -51,17 +51,18 @@ class Directory:
     """
 
     def __init__(self) -> None:
-        self._users: dict[int, object] = {}
+        self._users: dict[int, object | None] = {}
         self._groups: dict[int, AssignmentGroup | None] = {}
         self._members: dict[int, list] = {}
         self._roles: dict[tuple, list] = {}
 
     def users(self, ids) -> list:
-        missing = [i for i in ids if i is not None and i not in self._users]
+        missing = {i for i in ids if i is not None and i not in self._users}
         if missing:
-            for user in get_user_model().objects.filter(pk__in=missing):
-                self._users[user.pk] = user
-        return [self._users[i] for i in ids if i in self._users]
+            found = {user.pk: user for user in get_user_model().objects.filter(pk__in=missing)}
+            for user_id in missing:
+                self._users[user_id] = found.get(user_id)  # None: no such user (not asked again)
+        return [user for user in (self._users.get(i) for i in ids) if user is not None]
 
     def group(self, group_id: int | None) -> AssignmentGroup | None:
         if not group_id:
