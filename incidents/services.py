@@ -16,11 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from incidents import events, notify, policy, sla
+from incidents import events, notify, policy, sla, subscribers
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, IncidentSettings
+from itsm import configcache
+from itsm import events as itsm_events
 from itsm.exceptions import InvalidTransition, StaleRecord
-from itsm.models import AssignmentGroup, PriorityMatrixEntry
+from itsm.models import AssignmentGroup
 from itsm.numbering import next_number
 
 User = get_user_model()
@@ -131,7 +133,7 @@ def _apply_changes(incident: Incident, changes: dict, actor) -> dict[str, tuple[
             setattr(incident, field, value)
             changed[field] = (old, new)
     if "impact" in changed or "urgency" in changed:
-        priority = PriorityMatrixEntry.objects.priority_for(incident.impact, incident.urgency)
+        priority = configcache.priority_for(incident.impact, incident.urgency)
         if priority != incident.priority:
             changed["priority"] = (incident.priority, priority)
             incident.priority = priority
@@ -170,7 +172,9 @@ def transition_requirements(name: str) -> dict[str, bool]:
 def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fields) -> Incident:
     """Log a new incident: number, derived priority, routing, timeline, SLA clocks, notifications.
 
-    Routing: with no assignment group given, the service's owner group is used.
+    Routing: with no assignment group given, the service's owner group is used. The creation
+    notifications are an `incident.opened` domain event, sent by a worker after commit. The
+    returned instance has its watchers and SLA clocks primed (what the API renders).
     """
     _require(policy.can_create(actor))
     unknown = set(fields) - set(EDITABLE_FIELDS) - set(CREATE_ONLY_FIELDS) - {"watchers"}
@@ -187,7 +191,7 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     _validate(incident, changes)
     for field, value in changes.items():
         setattr(incident, field, value)
-    incident.priority = PriorityMatrixEntry.objects.priority_for(incident.impact, incident.urgency)
+    incident.priority = configcache.priority_for(incident.impact, incident.urgency)
     incident.number = next_number("incident")
     incident.save()
     events.created(incident, actor)
@@ -196,11 +200,25 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     for user in watchers:
         incident.watchers.add(user)
         events.watcher_added(incident, actor, user.pk)
-    sla.attach_clocks(incident, actor)
-    notify.incident_event("incident.created", incident, actor)
+    clocks = sla.attach_clocks(incident, actor)
+    # Notifications go out from a worker (incidents.subscribers): one outbox row here instead of
+    # the whole fan-out inside the request. Same notifications, same content, sent after commit.
+    notifications = ["incident.created"]
     if incident.assignee_id or incident.assignment_group_id:
-        notify.incident_event("incident.assigned", incident, actor)
+        notifications.append("incident.assigned")
+    itsm_events.publish(subscribers.OPENED, subscribers.opened_payload(incident, actor, notifications))
+    # What the representation shows is known here: the caller need not read it back.
+    _prime(incident, "watchers", sorted({user.pk: user for user in watchers}.values(), key=lambda u: u.pk))
+    _prime(incident, "sla_clocks", clocks)
     return incident
+
+
+def _prime(incident: Incident, name: str, rows: list) -> None:
+    """Fill the prefetch cache of the related manager `name` with `rows` (exactly what is stored)."""
+    queryset = getattr(incident, name).get_queryset()
+    queryset._result_cache = list(rows)
+    queryset._prefetch_done = True
+    incident._prefetched_objects_cache = {**getattr(incident, "_prefetched_objects_cache", {}), name: queryset}
 
 
 @transaction.atomic

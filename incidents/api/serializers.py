@@ -1,14 +1,20 @@
 """Incident API representations (API.md "Fields integrators rely on": incident, comment, timeline event)."""
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from incidents import services
 from incidents.choices import Channel, HoldReason, ResolutionCode, Visibility
-from incidents.models import Comment, Incident, TimelineEvent
+from incidents.models import Comment, Incident, SlaClock, TimelineEvent
+from itsm import configcache
 from itsm.api.serializers import StrictSerializer
 from itsm.choices import Impact
 from itsm.models import AssignmentGroup, Category, Service
@@ -44,6 +50,47 @@ def _around_id(name: str) -> tuple[str, str] | None:
         return None
     prefix, _, suffix = path.partition(_MARK)
     return prefix, suffix
+
+
+def _field_kinds(fields) -> list[tuple[str, str, str]]:
+    """(name, how, detail) per field of an IncidentSerializer, in output order (see _plan)."""
+    kinds = []
+    for name, field in fields.items():
+        if isinstance(field, serializers.SerializerMethodField):
+            kinds.append((name, "method", field.method_name))
+        elif name == "service" and isinstance(field, serializers.SlugRelatedField):
+            kinds.append((name, "service", ""))
+        elif name == "watchers" and isinstance(field, serializers.ManyRelatedField):
+            kinds.append((name, "watchers", ""))
+        elif isinstance(field, serializers.PrimaryKeyRelatedField):
+            kinds.append((name, "attr", Incident._meta.get_field(name).attname))  # the id, never a query
+        elif isinstance(field, serializers.DateTimeField):
+            kinds.append((name, "datetime", ""))
+        elif isinstance(field, serializers.IntegerField):
+            kinds.append((name, "int", ""))
+        elif isinstance(field, serializers.ChoiceField | serializers.JSONField):
+            kinds.append((name, "attr", name))  # both render the stored value as it is
+        elif isinstance(field, serializers.CharField):
+            kinds.append((name, "str", ""))
+        else:
+            kinds.append((name, "field", ""))
+    return kinds
+
+
+def _datetime_renderer():
+    """DRF's DateTimeField.to_representation for aware values, with the zone looked up once."""
+    reference = serializers.DateTimeField()
+    output_format = api_settings.DATETIME_FORMAT
+    if output_format is None or output_format.lower() == ISO_8601:
+        return reference.to_representation
+    zone = timezone.get_current_timezone()
+
+    def render(value):
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return value.astimezone(zone).strftime(output_format)
+        return reference.to_representation(value)
+
+    return render
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -118,9 +165,18 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla(self, obj) -> list[dict]:
-        from incidents.sla import clocks_for_api
+        from incidents.sla import clock_view
 
-        return clocks_for_api(obj)
+        # The view loads clocks as plain rows with their policy (`incidents.api.related`); any other
+        # caller gets the model's clocks, with policies and calendars from the configuration cache.
+        clocks = getattr(obj, "_api_clocks", None)
+        if clocks is None:
+            clocks = list(obj.sla_clocks.all())
+            missing = [clock for clock in clocks if not SlaClock.policy.is_cached(clock)]
+            if missing:
+                configcache.attach_policies(missing)
+        now = timezone.now()
+        return [clock_view(clock, now) for clock in clocks]
 
     def _link_parts(self) -> tuple[tuple[str, str], tuple[str, str] | None]:
         """The detail and console URLs around the id, absolute when there is a request.
@@ -139,6 +195,67 @@ class IncidentSerializer(serializers.ModelSerializer):
                 console = (root + console[0], console[1]) if console else None
             parts = self._links_cache = (detail, console)
         return parts
+
+    _class_plan: list[tuple[str, str, str]] | None = None
+
+    def _plan(self) -> list[tuple[str, str, Any]]:
+        """How each field is rendered: (name, how, detail), bound once per serializer instance.
+
+        ModelSerializer's generic loop (deep-copied field objects, get_attribute and
+        to_representation per field and row) was most of a list page's serializer time. The hot
+        path renders the same values straight from the instance; the field kinds are worked out
+        once per class from the declared fields, so a request never builds `self.fields`.
+        `to_representation_generic` is DRF's own loop, and a test compares both on incidents in
+        every state with every field set and unset.
+        """
+        plan = self.__dict__.get("_bound_plan")
+        if plan is not None:
+            return plan
+        cls = type(self)
+        if cls._class_plan is None:
+            cls._class_plan = _field_kinds(self.fields)
+        plan = []
+        for name, how, detail in cls._class_plan:
+            if how == "method":
+                plan.append((name, how, getattr(self, detail)))
+            elif how == "datetime":
+                plan.append((name, how, _datetime_renderer()))
+            elif how == "field":
+                plan.append((name, how, self.fields[name]))
+            else:
+                plan.append((name, how, detail))
+        self.__dict__["_bound_plan"] = plan
+        return plan
+
+    def to_representation(self, instance):
+        data = {}
+        for name, how, detail in self._plan():
+            if how == "attr":
+                data[name] = getattr(instance, detail)
+            elif how == "str":
+                value = getattr(instance, name)
+                data[name] = None if value is None else str(value)
+            elif how == "int":
+                value = getattr(instance, name)
+                data[name] = None if value is None else int(value)
+            elif how == "datetime":
+                value = getattr(instance, name)
+                data[name] = detail(value) if value else None
+            elif how == "method":
+                data[name] = detail(instance)
+            elif how == "service":
+                data[name] = instance.service.slug if instance.service_id is not None else None
+            elif how == "watchers":
+                ids = getattr(instance, "_api_watchers", None)
+                data[name] = ids if ids is not None else [user.pk for user in instance.watchers.all()]
+            else:
+                attribute = detail.get_attribute(instance)
+                data[name] = None if attribute is None else detail.to_representation(attribute)
+        return data
+
+    def to_representation_generic(self, instance):
+        """DRF's generic rendering (the reference the hot path must equal)."""
+        return super().to_representation(instance)
 
     @extend_schema_field(serializers.DictField(child=serializers.URLField()))
     def get_links(self, obj) -> dict[str, str]:
@@ -162,8 +279,9 @@ class IncidentWriteSerializer(StrictSerializer):
 
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
+    # The owner group comes along: routing a create without a group reads it (one query less).
     service = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), allow_null=True, required=False
+        slug_field="slug", queryset=Service.objects.select_related("owner_group"), allow_null=True, required=False
     )
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
     impact = serializers.ChoiceField(choices=LEVEL, required=False)

@@ -1,8 +1,6 @@
 """Incident endpoints: thin viewset whose actions call incidents.services."""
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,13 +10,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from incidents import policy, services, sla
+from incidents import policy, services
 from incidents.choices import Transition
 from incidents.filters import IncidentFilterSet
 from incidents.models import Incident
 from itsm.api.mixins import compute_etag, expected_version, run_idempotently
 from itsm.api.pagination import CursorPagination, PageNumberPagination
 
+from . import related
 from . import serializers as s
 
 
@@ -49,12 +48,11 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     lookup_value_regex = "[A-Za-z0-9]+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def _prefetches(self) -> list:
-        return [Prefetch("watchers", queryset=get_user_model().objects.only("id")), *sla.API_PREFETCH]
-
     def get_queryset(self):
         # The representation needs the service's slug; groups and people are rendered as ids.
-        return Incident.objects.select_related("service").prefetch_related(*self._prefetches())
+        # Watchers and SLA clocks are loaded for the rows actually rendered (`related.load`), not
+        # prefetched for every use of the queryset (transitions, comments and timeline need none).
+        return Incident.objects.select_related("service")
 
     def get_serializer_class(self):
         return s.IncidentSerializer
@@ -64,15 +62,22 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         field = "pk" if value.isdigit() else "number"
         return get_object_or_404(self.get_queryset(), **{field: value.upper() if field == "number" else value})
 
-    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK, *, primed: bool = False) -> Response:
         # The services return the instance they saved (created, or locked and re-read before the
         # change; `Incident` has no database-computed fields), so its row is current: only the
-        # related rows the representation shows are loaded afresh. Any prefetch cached before the
-        # change (watchers, SLA clocks the use case paused or stopped) is dropped first.
-        incident._prefetched_objects_cache = {}
-        prefetch_related_objects([incident], *self._prefetches())
+        # related rows the representation shows are loaded afresh (the use case may have paused or
+        # stopped clocks), unless the service primed them with what it just wrote (`open_incident`).
+        if not primed:
+            incident._prefetched_objects_cache = {}
+            related.forget(incident)
+            related.load([incident])
         response = Response(self.get_serializer(incident).data, status=code)
         return _with_etag(response, incident)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        related.load(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         request=s.IncidentWriteSerializer,
@@ -87,7 +92,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             body = s.IncidentWriteSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             incident = services.open_incident(actor=request.user, **body.validated_data)
-            response = self._respond(incident, status.HTTP_201_CREATED)
+            response = self._respond(incident, status.HTTP_201_CREATED, primed=True)
             response["Location"] = response.data["links"]["self"]
             return response
 
@@ -95,6 +100,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
+        related.load([incident])
         return _with_etag(Response(self.get_serializer(incident).data), incident)
 
     @extend_schema(

@@ -6,6 +6,7 @@ from incidents import services
 from incidents.models import Incident, TimelineEvent
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory
+from tests.itsm.test_configcache import commit_bumps
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +283,7 @@ def test_list_query_count_does_not_grow_with_page_size(api, setup, django_assert
             assert client.get(f"/api/v1/incidents/?page_size={size}").status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 12
+    assert counts[0] <= 10  # 12 before clocks and watchers were loaded as plain rows (policies cached)
 
 
 # --- permissions per role -----------------------------------------------------------------------------
@@ -381,9 +382,16 @@ def test_create_via_api_query_budget(api, setup, make_user, sla_policies, django
     group.members.add(*[make_user(email=f"m{i}@example.com") for i in range(3)])
     client = api.as_user(agent)
     body = {"title": "budget", "service": "vpn", "impact": 2, "urgency": 2}
+    commit_bumps()  # the policies' configuration version, as their commit would
     assert client.post("/api/v1/incidents/", body, format="json").status_code == 201  # warm caches
     with django_assert_max_num_queries(BUDGET_CREATE):
         assert client.post("/api/v1/incidents/", body, format="json").status_code == 201
 
 
-BUDGET_CREATE = 53  # statements of one POST /incidents/ on SQLite (67 before emit() cached its configuration)
+# Statements of one POST /incidents/ on SQLite: 67 before emit() cached its configuration, 53 before
+# the notifications moved to a worker (one `incident.opened` domain event row instead of two emits),
+# the response was rendered from what the service wrote and the priority matrix came from the
+# configuration cache. What is left: auth, roles, service (+ owner group), number, INSERT, two
+# timeline rows, SLA attach (policies, history, 2 x policy + calendar + periods + holidays, 2 x clock
+# and timeline row), the event row, the savepoint pair and the user's groups (available transitions).
+BUDGET_CREATE = 23
