@@ -299,11 +299,22 @@ def check_private_broker(url: str) -> None:
 
 
 def queue_length(url: str) -> int:
-    """Messages waiting in the default queue plus those delivered but not acknowledged."""
+    """Messages waiting in the default queue plus those delivered but not acknowledged, except
+    ETA tasks the worker holds for later (`check_sla_clock` of a clock's next warning): they are
+    scheduled work, not a backlog, and would keep the drain waiting until their time."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    return int(client.llen("celery")) + int(client.hlen("unacked"))
+    now = datetime.now(UTC)
+    waiting = 0
+    for raw in client.hvals("unacked"):
+        try:
+            eta = json.loads(raw)[0]["headers"].get("eta")
+        except (ValueError, KeyError, IndexError, TypeError):
+            eta = None
+        if not eta or datetime.fromisoformat(eta) <= now:
+            waiting += 1
+    return int(client.llen("celery")) + waiting
 
 
 class Worker:

@@ -26,7 +26,9 @@ neither; ties go to the oldest policy (lowest id).
 Firing: each clock stores `next_check_at`, the moment its next warning or its breach is due. An
 ETA task is scheduled for moments within the hour, and a beat sweep every minute fires whatever
 is due, so a lost message delays an action by at most one sweep. `fire_due` locks the clock row
-and records fired thresholds, so each warning and the breach fire exactly once.
+and records fired thresholds, so each warning and the breach fire exactly once. The sweep's
+chunks fire as one batch each (`fire_many`): the same row locks and markers, but a fixed number
+of statements per chunk instead of ~20 per clock (notifications through `emit_many`).
 """
 
 import json
