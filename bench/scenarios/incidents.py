@@ -18,7 +18,8 @@ breach is already due and not fired, on a policy without warnings).
 
 Steps: create through the API at concurrency 8; the first list page (50 and 200 rows, to show
 the query count does not grow with the page), a filtered page, a page per assignment group, a
-walk 50 pages deep along `next` links, a jump to a cursor in the middle of the table, the detail
+walk 50 pages deep along `next` links, a jump to a cursor in the middle of the table, a 30-day
+window a year back (`opened_after`/`opened_before`) in the default order and by `opened_at`, the detail
 by id and by number, the transitions list, and the admin changelist (logged in with a session
 the seed creates for the bench administrator).
 """
@@ -822,6 +823,26 @@ def deep_cursor(ctx: RequestContext) -> str:
     return f"{LIST}?cursor={cursor}"
 
 
+def _month_a_year_ago() -> str:
+    """`opened_after`/`opened_before` of a 30-day window a year back (the seed spans two years to now)."""
+    from urllib.parse import quote
+
+    end = datetime.now().astimezone() - timedelta(days=365)
+    start = end - timedelta(days=30)
+    after, before = (quote(moment.isoformat(timespec="seconds")) for moment in (start, end))
+    return f"opened_after={after}&opened_before={before}"
+
+
+def dated(ctx: RequestContext) -> str:
+    """A date-bounded list in the default order (newest id first): an old window, far from the newest rows."""
+    return f"{LIST}?{_month_a_year_ago()}"
+
+
+def dated_by_opened(ctx: RequestContext) -> str:
+    """The same window ordered by `opened_at` (the opened_at index answers it)."""
+    return f"{LIST}?{_month_a_year_ago()}&ordering=-opened_at"
+
+
 def _seeded_id(ctx: RequestContext) -> int:
     """Seeded incidents spread over the whole table (a prime stride), not the few hot newest ones."""
     data = ctx.seed_data
@@ -864,6 +885,8 @@ register(
             Step("by-group", by_group, requests=500, concurrency=2),
             Step("walk-50", walk, requests=500, concurrency=2),
             Step("deep-cursor", deep_cursor, requests=500, concurrency=2),
+            Step("dated", dated, requests=100, concurrency=2),
+            Step("dated-by-opened", dated_by_opened, requests=500, concurrency=2),
             Step("detail", detail, requests=500, concurrency=2),
             Step("by-number", detail_by_number, requests=500, concurrency=2),
             Step("transitions", transitions, requests=500, concurrency=2),
