@@ -37,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=_positive(int), help="parallel clients per step (default: each step's)")
     parser.add_argument("--time-limit", type=_positive(float), help="seconds per step (default: each step's own)")
     parser.add_argument("--workers", type=_positive(int), default=2, help="gunicorn workers (default: 2)")
+    parser.add_argument(
+        "--client",
+        choices=["http", "httpx"],
+        default="http",
+        help="load client: http.client keep-alive (default; a third of httpx's CPU per request) or httpx",
+    )
     parser.add_argument("--keep-db", action="store_true", help="reuse the bench database and its seed if it exists")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results here (default: bench/results/)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and their steps, then exit")
@@ -67,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         time_limit=args.time_limit,
         workers=args.workers,
+        client=args.client,
         keep_db=args.keep_db,
         json_path=args.json,
     )

@@ -65,6 +65,7 @@ class Options:
     concurrency: int | None = None
     time_limit: float | None = None
     workers: int = 2
+    client: str = "http"  # the load generator's HTTP client: "http" (http.client) or "httpx"
     keep_db: bool = False
     json_path: Path | None = None
     db_name: str = field(default_factory=lambda: os.environ.get("BENCH_DB_NAME", DEFAULT_DB_NAME))
@@ -206,7 +207,8 @@ class Gunicorn:
             "itsm.wsgi:application",
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
-            "--worker-class=sync",
+            # The worker class (and threads) come from gunicorn.conf.py, as in production;
+            # GUNICORN_CMD_ARGS in the environment may override them for an experiment.
             "--timeout=60",
             "--graceful-timeout=10",
             "--log-level=warning",
@@ -402,6 +404,7 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
                         "token": token,
                         "requests": options.requests or step.requests,
                         "concurrency": options.concurrency or step.concurrency,
+                        "client": options.client,
                         "time_limit": options.time_limit or step.time_limit,
                         "scale": seeded[scenario.name]["scale"],
                         "seed_data": seeded[scenario.name]["data"],

@@ -10,6 +10,7 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from communications.registry import register_event_types
         from incidents import subscribers
+        from incidents.alerts.services import connect_signals as connect_alert_signals
         from itsm import configcache, events
 
         # Events this app emits beyond the ones communications ships rules for.
@@ -19,3 +20,4 @@ class IncidentsConfig(AppConfig):
         # SLA policies, calendars and the priority matrix are cached per process (creates and
         # lists read them); this app is their reader, so it wires their invalidation.
         configcache.connect()
+        connect_alert_signals()

@@ -11,6 +11,9 @@ handler404 = "itsm.api.errors.api_404"
 handler500 = "itsm.api.errors.api_500"
 
 api_v1 = [
+    # First: monitoring posts alerts thousands of times a minute; each pattern tried before a
+    # match costs every one of those requests.
+    path("", include("incidents.api.alert_urls")),
     path("", include("itsm.api.urls")),
     path("", include("communications.api.urls")),
     path("", include("incidents.api.urls")),

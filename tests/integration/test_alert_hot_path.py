@@ -1,0 +1,117 @@
+"""The alert intake's PostgreSQL hot path and the Redis throttle, on the real services.
+
+On PostgreSQL a repeated trigger is counted by one autocommitted, server-side prepared statement
+and summaries are claimed by compare-and-set (incidents.alerts.services); the throttle counts in
+Redis with one pipelined round trip (itsm.api.throttling). Unit tests run on SQLite and LocMem,
+which take the other branches, so these paths are proven here.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from incidents.alerts import services as alerts
+from incidents.models import Incident, TimelineEvent
+from itsm import roles
+from itsm.api.throttling import AlertRateThrottle, TokenRateThrottle
+from tests.factories import AssignmentGroupFactory, ServiceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def actor(transactional_db):
+    return UserFactory(username="alertmanager", roles=[roles.INTEGRATION])
+
+
+@pytest.fixture
+def service(transactional_db):
+    return ServiceFactory(slug="payments", owner_group=AssignmentGroupFactory(name="Payments team"))
+
+
+def trigger(actor, key: str, index: int = 0):
+    return alerts.ingest_event(
+        actor,
+        action="trigger",
+        dedup_key=key,
+        summary="Payments API 5xx",
+        severity="error",
+        source=f"probe-{index}",
+        service="payments",
+        details={"probe": index},
+    )
+
+
+def test_a_repeat_is_one_statement_and_summaries_land_at_powers_of_ten(actor, service):
+    first = trigger(actor, "pay-5xx")
+    with CaptureQueriesContext(connection) as repeat:
+        trigger(actor, "pay-5xx", 1)
+    for index in range(2, 100):
+        trigger(actor, "pay-5xx", index)
+
+    incident = Incident.objects.get(pk=first.incident.pk)
+    assert incident.alert_count == 100
+    # The second occurrence: one statement, no BEGIN/COMMIT (autocommit), no summary.
+    assert len(repeat.captured_queries) == 1, [q["sql"][:80] for q in repeat.captured_queries]
+    assert "WITH bumped AS" in repeat.captured_queries[0]["sql"]
+    summaries = TimelineEvent.objects.filter(incident=incident, type="alert").order_by("id")
+    assert [(e.data["count"], e.data["occurrences"]) for e in summaries] == [(1, 1), (10, 9), (100, 90)]
+    assert incident.alert.details == {"probe": 99} and incident.alert.source == "probe-99"
+    assert incident.alert.summarised_count == 100
+
+
+def test_concurrent_repeats_write_each_summary_once(actor, service):
+    trigger(actor, "pay-burst")
+    barrier = threading.Barrier(30)
+    errors = []
+
+    def fire(index: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(3):
+                trigger(actor, "pay-burst", index * 10 + n)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors, errors
+    incident = Incident.objects.get(dedup_key="pay-burst")
+    assert incident.alert_count == 91
+    counts = list(
+        TimelineEvent.objects.filter(incident=incident, type="alert")
+        .order_by("id")
+        .values_list("data__count", flat=True)
+    )
+    assert counts[0] == 1 and len(counts) == len(set(counts))  # never the same summary twice
+    assert 10 in counts  # the tenth occurrence's summary was claimed by exactly one request
+    # Every occurrence is accounted for by the summaries' `occurrences` up to the last one.
+    occurrences = sum(
+        TimelineEvent.objects.filter(incident=incident, type="alert").values_list("data__occurrences", flat=True)
+    )
+    assert occurrences == incident.alert.summarised_count
+
+
+def test_the_throttle_counts_in_redis_and_refusals_do_not_count(api, actor, monkeypatch):
+    from django.core.cache import cache, caches
+
+    assert "redis" in type(caches["default"]).__module__  # the pipelined branch
+    monkeypatch.setattr(AlertRateThrottle, "THROTTLE_RATES", {"alerts": "3/min", "token": "1000/min"})
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"alerts": "3/min", "token": "1000/min"})
+    client = api.as_user(actor)
+    body = {"action": "trigger", "summary": "Queue depth high", "severity": "warning", "dedup_key": "queue"}
+
+    codes = [client.post("/api/v1/alerts/", body, format="json").status_code for _ in range(6)]
+
+    assert codes[:3] == [202, 202, 202] and set(codes[3:]) == {429}
+    assert Incident.objects.get(dedup_key="queue").alert_count == 3
+    keys = [k for k in cache.keys("throttle_alerts_*")]
+    assert len(keys) == 1 and int(cache.get(keys[0])) == 3  # the refused three were un-counted
