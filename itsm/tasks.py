@@ -1,4 +1,4 @@
-"""Celery tasks of the shared core: domain event dispatch and its safety-net sweep."""
+"""Celery tasks of the shared core: domain event dispatch, its safety-net sweep and the purge."""
 
 from datetime import timedelta
 
@@ -29,3 +29,23 @@ def sweep_domain_events(older_than_seconds: int = 30, limit: int = 500) -> int:
     for event_id in ids:
         send_now(dispatch_domain_event, event_id)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def purge_domain_events(older_than_days: int = 7, batch: int = 10_000) -> int:
+    """Delete dispatched events older than `older_than_days` (every incident create writes one).
+
+    Pending events are never deleted: the sweep still owes them a dispatch. Deletes in batches
+    of `batch` rows so one run never holds a long transaction. Returns how many were deleted.
+    """
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(
+            DomainEvent.objects.filter(dispatched_at__isnull=False, dispatched_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += DomainEvent.objects.filter(id__in=ids).delete()[0]
