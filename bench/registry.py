@@ -55,6 +55,7 @@ class Step:
 
     `path` is a fixed path, or a callable that builds each request (unique bodies, cursor walks).
     `expect` lists the status codes that count as success; by default any 2xx does.
+    `scalable=False` keeps `requests` as given whatever `--requests` says.
     """
 
     name: str
@@ -67,6 +68,8 @@ class Step:
     requests: int = 200
     time_limit: float = 60.0
     expect: tuple[int, ...] | None = None
+    # False: `--requests` does not change this step's count (a check that must cover a fixed set).
+    scalable: bool = True
 
     def build(self, ctx: RequestContext) -> Request:
         """The request number `ctx.index` of this step, with the step's defaults filled in."""

@@ -402,7 +402,7 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
                         "step": step.name,
                         "base_url": server.base_url,
                         "token": token,
-                        "requests": options.requests or step.requests,
+                        "requests": (options.requests if step.scalable else None) or step.requests,
                         "concurrency": options.concurrency or step.concurrency,
                         "client": options.client,
                         "time_limit": options.time_limit or step.time_limit,

@@ -38,13 +38,14 @@ def spec(server, step: str, **overrides):
     } | overrides
 
 
-def test_fixed_path_counts_statuses_latency_and_query_header(scenario, httpserver):
+@pytest.mark.parametrize("client", ["http", "httpx"])
+def test_fixed_path_counts_statuses_latency_and_query_header(scenario, httpserver, client):
     httpserver.expect_request("/things/", headers={"Authorization": "Token k"}).respond_with_json(
         {"ok": True}, headers={"X-Query-Count": "4"}
     )
     scenario.append(Step("list", "/things/"))
 
-    result = run_step(spec(httpserver, "list"))
+    result = run_step(spec(httpserver, "list", client=client))
 
     assert (result["planned"], result["completed"], result["errors"], result["timed_out"]) == (10, 10, 0, False)
     assert result["statuses"] == {"200": 10}
