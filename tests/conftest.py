@@ -24,9 +24,11 @@ def _clear_cache():
     from django.core.cache import cache
 
     from itsm import procache
+    from itsm.api import throttling
 
     cache.clear()
     procache.clear_all()
+    throttling.forget_local_grants()
 
 
 @pytest.fixture

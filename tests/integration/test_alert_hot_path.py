@@ -115,3 +115,36 @@ def test_the_throttle_counts_in_redis_and_refusals_do_not_count(api, actor, monk
     assert Incident.objects.get(dedup_key="queue").alert_count == 3
     keys = [k for k in cache.keys("throttle_alerts_*")]
     assert len(keys) == 1 and int(cache.get(keys[0])) == 3  # the refused three were un-counted
+
+
+@pytest.mark.parametrize(("rate", "batch"), [("1000/min", 10), ("6000/min", 50)])
+def test_at_high_rates_a_process_reserves_a_batch_and_still_stops_at_the_limit(actor, rate, batch, monkeypatch):
+    from types import SimpleNamespace
+
+    from django.core.cache import caches
+
+    from itsm.api import throttling
+
+    monkeypatch.setattr(AlertRateThrottle, "THROTTLE_RATES", {"alerts": rate, "token": "1000/min"})
+    limit = int(rate.split("/")[0])
+    assert throttling.grant_batch(limit) == batch
+    request = SimpleNamespace(user=actor, META={"REMOTE_ADDR": "127.0.0.1"})
+    redis_calls = []
+    client = caches["default"].client.get_client(write=True)
+    original = client.pipeline
+    monkeypatch.setattr(client, "pipeline", lambda **kw: redis_calls.append(1) or original(**kw))
+    monkeypatch.setattr(caches["default"].client, "get_client", lambda write=True: client)
+
+    with freeze_time_at_window_start():
+        allowed = [AlertRateThrottle().allow_request(request, None) for _ in range(limit + 20)]
+
+    assert allowed == [True] * limit + [False] * 20
+    assert len(redis_calls) == limit // batch + 20  # one round trip per batch, then one per refusal
+    (key,) = caches["default"].keys("throttle_alerts_*")
+    assert int(caches["default"].get(key)) == limit  # refusals given back
+
+
+def freeze_time_at_window_start():
+    from freezegun import freeze_time
+
+    return freeze_time("2026-03-02 10:00:00")
