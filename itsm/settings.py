@@ -68,6 +68,10 @@ MIDDLEWARE = [
     *env.list("EXTRA_MIDDLEWARE", default=[]),
 ]
 
+# Console messages live in the session (loaded only when used): the default cookie storage builds
+# a signer on every request, API calls included.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "itsm.urls"
 WSGI_APPLICATION = "itsm.wsgi.application"
 

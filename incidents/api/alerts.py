@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -152,6 +153,9 @@ class AlertView(APIView):
     permission_classes = [IsIntegrationOrAdministrator]
     throttle_classes = [AlertRateThrottle]
     parser_classes = [JSONParser]
+    # Machines call these: JSON only, which also spares each storm request the content
+    # negotiation against the browsable API renderer.
+    renderer_classes = [JSONRenderer]
 
     def body(self, request):
         try:
