@@ -272,6 +272,23 @@ class IncidentSerializer(serializers.ModelSerializer):
         return links
 
 
+class CachedServiceField(serializers.SlugRelatedField):
+    """A service by slug from the per-process service cache the alert intake keeps
+    (`incidents.alerts.services.service_by_slug`: owner group joined, invalidated in every process
+    when a service or group changes). Same answers and errors as SlugRelatedField; the instance is
+    shared between requests, so it is only read."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            return super().to_internal_value(data)  # DRF's own answer for odd types
+        from incidents.alerts.services import service_by_slug
+
+        service = service_by_slug(data)
+        if service is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return service
+
+
 class IncidentWriteSerializer(StrictSerializer):
     """Body of POST /incidents/ and PATCH /incidents/{id}/ (state is changed by transitions only)."""
 
@@ -279,10 +296,7 @@ class IncidentWriteSerializer(StrictSerializer):
 
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(allow_blank=True, required=False, max_length=100_000)
-    # The owner group comes along: routing a create without a group reads it (one query less).
-    service = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.select_related("owner_group"), allow_null=True, required=False
-    )
+    service = CachedServiceField(slug_field="slug", queryset=Service.objects.all(), allow_null=True, required=False)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
     impact = serializers.ChoiceField(choices=LEVEL, required=False)
     urgency = serializers.ChoiceField(choices=LEVEL, required=False)

@@ -151,3 +151,25 @@ def test_a_policy_created_in_the_same_transaction_renders(api, page):
 
 BUDGET_LIST = 6
 BUDGET_DETAIL = 6
+
+
+def test_service_field_answers_like_drfs_slug_field(page):
+    """The cached service lookup gives DRF's answers: the instance, and the same error for an unknown slug."""
+    from rest_framework import serializers
+
+    from incidents.api.serializers import IncidentWriteSerializer
+    from itsm.models import Service
+
+    reference = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+    for body in ({"title": "x", "service": "vpn"}, {"title": "x", "service": "nope"}, {"title": "x", "service": 7}):
+        ours = IncidentWriteSerializer(data=body)
+        ours.is_valid()
+        try:
+            expected = {"service": reference.run_validation(body["service"])}
+        except serializers.ValidationError as exc:
+            expected = {"errors": {"service": exc.detail}}
+        if "errors" in expected:
+            assert ours.errors == expected["errors"]
+        else:
+            assert ours.validated_data["service"] == expected["service"]
+            assert ours.validated_data["service"].owner_group.name == "Desk"
