@@ -36,7 +36,7 @@ the key's latest incident unchanged (monitoring repeats resolved notifications),
 seen is a 404.
 """
 
-import copy
+import functools
 import json
 import logging
 import uuid
@@ -63,6 +63,7 @@ from itsm.procache import VersionedCache
 logger = logging.getLogger(__name__)
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = tuple(AlertSeverity.values)  # the enum builds a new list on every .values
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
 MAX_SOURCE = 255
@@ -129,11 +130,10 @@ def service_by_slug(slug: str) -> Service | None:
 
     Alerts name the same few services thousands of times a minute: the answer comes from a
     per-process cache (`itsm.procache`) that saving or deleting a service, an alert route or an
-    assignment group invalidates in every process (`connect_signals`). Each call gets its own
-    copy of the instance.
+    assignment group invalidates in every process (`connect_signals`). The instance is shared:
+    read it, never change or save it.
     """
-    service = ALERT_SERVICES.get(slug, lambda: _load_service(slug))
-    return copy.copy(service) if service is not None else None
+    return ALERT_SERVICES.get(slug, lambda: _load_service(slug))
 
 
 def _services_changed(*args, **kwargs) -> None:
@@ -218,9 +218,9 @@ def clean_event(
     if severity in (None, ""):
         severity = ""
         if action == "trigger":
-            errors["severity"] = [f"Required on a trigger: one of {', '.join(AlertSeverity.values)}."]
-    elif severity not in AlertSeverity.values:
-        errors["severity"] = [f"Choose one of: {', '.join(AlertSeverity.values)}."]
+            errors["severity"] = [f"Required on a trigger: one of {', '.join(SEVERITIES)}."]
+    elif severity not in SEVERITIES:
+        errors["severity"] = [f"Choose one of: {', '.join(SEVERITIES)}."]
 
     resolved_service, route = None, None
     if isinstance(service, Service):
@@ -587,14 +587,19 @@ def _prepared_cursor():
     """
     if not conf.prepared_statements():
         return connection.cursor()
-    import psycopg
+    connection.ensure_connection()
+    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+
+
+@functools.cache
+def _prepared_cursor_class():
+    import psycopg  # PostgreSQL only: imported on first use
 
     class PreparedCursor(psycopg.Cursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=True, binary=binary)
 
-    connection.ensure_connection()
-    return connection._prepare_cursor(PreparedCursor(connection.connection))
+    return PreparedCursor
 
 
 def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult | None:

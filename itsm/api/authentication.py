@@ -46,7 +46,17 @@ class CachedTokenAuthentication(TokenAuthentication):
         token, user = cached
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        return copy.copy(user), token
+        return _clone(user), token
+
+
+def _clone(instance):
+    """A copy of a model instance for one request (what Model.__getstate__ copies, without pickling)."""
+    clone = instance.__class__.__new__(instance.__class__)
+    clone.__dict__ = instance.__dict__.copy()
+    state = copy.copy(instance._state)
+    state.fields_cache = dict(instance._state.fields_cache)
+    clone._state = state
+    return clone
 
 
 def auth_changed(*args, **kwargs) -> None:
