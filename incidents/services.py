@@ -174,7 +174,8 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
 
     Routing: with no assignment group given, the service's owner group is used. The creation
     notifications are an `incident.opened` domain event, sent by a worker after commit. The
-    returned instance has its watchers and SLA clocks primed (what the API renders).
+    returned instance carries what was attached: `opened_clocks` (SLA clocks, policies loaded)
+    and `opened_watcher_ids`.
     """
     _require(policy.can_create(actor))
     unknown = set(fields) - set(EDITABLE_FIELDS) - set(CREATE_ONLY_FIELDS) - {"watchers"}
@@ -207,18 +208,12 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     if incident.assignee_id or incident.assignment_group_id:
         notifications.append("incident.assigned")
     itsm_events.publish(subscribers.OPENED, subscribers.opened_payload(incident, actor, notifications))
-    # What the representation shows is known here: the caller need not read it back.
-    _prime(incident, "watchers", sorted({user.pk: user for user in watchers}.values(), key=lambda u: u.pk))
-    _prime(incident, "sla_clocks", clocks)
+    # What this call wrote, for a caller that shows it at once (the API's create response) without
+    # reading it back. Plain attributes, not the ORM's prefetch cache: `incident.sla_clocks.all()`
+    # still reads the database, so an instance kept and changed later never answers stale rows.
+    incident.opened_clocks = clocks
+    incident.opened_watcher_ids = sorted({user.pk for user in watchers})
     return incident
-
-
-def _prime(incident: Incident, name: str, rows: list) -> None:
-    """Fill the prefetch cache of the related manager `name` with `rows` (exactly what is stored)."""
-    queryset = getattr(incident, name).get_queryset()
-    queryset._result_cache = list(rows)
-    queryset._prefetch_done = True
-    incident._prefetched_objects_cache = {**getattr(incident, "_prefetched_objects_cache", {}), name: queryset}
 
 
 @transaction.atomic

@@ -62,6 +62,12 @@ def load(incidents: Sequence[Incident]) -> None:
         by_id[row.incident_id]._api_clocks.append(row)
 
 
+def set_opened(incident: Incident) -> None:
+    """What `services.open_incident` attached (its clocks, policies loaded; its watchers), as `load` would set."""
+    incident._api_watchers = list(incident.opened_watcher_ids)
+    incident._api_clocks = list(incident.opened_clocks)
+
+
 def forget(incident: Incident) -> None:
     """Drop what `load` set (the incident changed: its clocks and watchers are read again)."""
     incident.__dict__.pop("_api_watchers", None)

@@ -62,12 +62,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         field = "pk" if value.isdigit() else "number"
         return get_object_or_404(self.get_queryset(), **{field: value.upper() if field == "number" else value})
 
-    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK, *, primed: bool = False) -> Response:
+    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK, *, opened: bool = False) -> Response:
         # The services return the instance they saved (created, or locked and re-read before the
         # change; `Incident` has no database-computed fields), so its row is current: only the
         # related rows the representation shows are loaded afresh (the use case may have paused or
-        # stopped clocks), unless the service primed them with what it just wrote (`open_incident`).
-        if not primed:
+        # stopped clocks). A create shows what `open_incident` just wrote, without reading it back.
+        if opened:
+            related.set_opened(incident)
+        else:
             incident._prefetched_objects_cache = {}
             related.forget(incident)
             related.load([incident])
@@ -92,7 +94,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             body = s.IncidentWriteSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             incident = services.open_incident(actor=request.user, **body.validated_data)
-            response = self._respond(incident, status.HTTP_201_CREATED, primed=True)
+            response = self._respond(incident, status.HTTP_201_CREATED, opened=True)
             response["Location"] = response.data["links"]["self"]
             return response
 

@@ -101,3 +101,16 @@ def test_broker_down_the_sweep_sends_them_later(desk, monkeypatch, django_captur
     assert sweep_domain_events(older_than_seconds=0) == 1
     assert {e[0] for e in sent(incident)} == {"incident.created", "incident.assigned"}
     assert DomainEvent.objects.get(name=subscribers.OPENED).dispatched_at is not None
+
+
+def test_the_returned_instance_reads_related_rows_fresh(desk, sla_policies, make_user):
+    """What open_incident attached is reported beside the ORM's caches, never instead of them."""
+    agent, group, service = desk
+    watcher = make_user()
+    incident = services.open_incident(actor=agent, title="VPN down", service=service, watchers=[watcher])
+    assert [c.kind for c in incident.opened_clocks] == ["response", "resolution"]
+    assert incident.opened_watcher_ids == [watcher.pk]
+    services.run_transition(incident, "cancel", actor=agent, payload={"reason": "duplicate"})
+    assert {c.stage for c in incident.sla_clocks.all()} == {"cancelled"}  # read now, not remembered
+    incident.watchers.remove(watcher)
+    assert list(incident.watchers.all()) == []
