@@ -7,22 +7,20 @@ deleting a rule, endpoint or template, changing a rule's m2m, deleting a service
 (their m2m rows go with them), migrating/flushing, and a delivery disabling an endpoint all set a
 new version after their transaction commits, so the next emit() in every process reloads.
 
-Inside a transaction that changed the configuration (its version bump is still waiting for the
-commit) emit() reads the database directly and caches nothing: it sees its own changes, and a
-rollback leaves nothing stale behind. Without a cache (outage: django-redis ignores errors and
-returns None) every emit() reads the database, as before.
+The mechanism is `itsm.procache.VersionedCache`: inside a transaction that changed the
+configuration (its version bump still waits for the commit) emit() reads the database directly
+and caches nothing, so it sees its own changes and a rollback leaves nothing stale behind;
+without a shared cache (Redis down) every emit() reads the database.
 
 Users are not cached: named users are kept as ids and loaded with the event's other people, so
 a deactivated user or a changed address takes effect at once.
 """
 
-import threading
-import uuid
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import prefetch_related_objects
+
+from itsm.procache import VersionedCache
 
 from .models import NotificationRule, NotificationTemplate, WebhookEndpoint
 
@@ -61,53 +59,23 @@ def load() -> Snapshot:
     return Snapshot(rules, user_ids, endpoint_ids, endpoints, templates)
 
 
-_lock = threading.Lock()
-_cached: tuple[str, Snapshot] | None = None
-
-
-class _Bump:
-    """An after-commit hook setting a new configuration version (one per transaction)."""
-
-    def __call__(self) -> None:
-        bump()
+# Read the version on every emit (version_ttl=0): a rule change reaches the next emit() in every
+# process at once, and one cache GET is small beside an emit. The hour's max age only guards
+# against changes that sent no signal (a bulk update()).
+CONFIG = VersionedCache("communications-config", max_age=3600.0, version_ttl=0.0)
+VERSION_KEY = CONFIG.version_key
 
 
 def bump() -> None:
     """Set a new configuration version now (every process reloads on its next emit())."""
-    global _cached
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    with _lock:
-        _cached = None
+    CONFIG.bump()
 
 
 def changed() -> None:
     """The configuration changed in the current transaction: bump the version once it commits."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and _pending(connection):
-        return
-    transaction.on_commit(_Bump())
-
-
-def _pending(connection) -> bool:
-    return any(isinstance(hook, _Bump) for _, hook, _ in connection.run_on_commit)
+    CONFIG.changed()
 
 
 def current() -> Snapshot:
     """The configuration as of now, from the process cache when its version is current."""
-    global _cached
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and _pending(connection):
-        return load()  # this transaction changed it: read its own state, cache nothing
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY)
-        if version is None:  # no cache: nothing can tell us when to reload
-            return load()
-    cached = _cached
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    snapshot = load()
-    with _lock:
-        _cached = (version, snapshot)
-    return snapshot
+    return CONFIG.get("snapshot", load)

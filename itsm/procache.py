@@ -35,6 +35,12 @@ _MISSING = object()
 _instances: list[VersionedCache] = []
 
 
+def bump_all() -> None:
+    """Set a new version of every cache (after migrate or a test flush: rows changed without signals)."""
+    for instance in _instances:
+        instance.bump()
+
+
 def clear_all() -> None:
     """Forget every cache's entries in this process (tests: rolled-back rows send no signal)."""
     for instance in _instances:

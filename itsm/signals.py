@@ -20,9 +20,9 @@ def _sync_roles(sender, app_config=None, **kwargs) -> None:
 @receiver(post_migrate)
 def _forget_cached_lookups(sender, app_config=None, **kwargs) -> None:
     # A migrate or a test flush rewrites rows without model signals: start from fresh look-ups.
-    from itsm.api.authentication import AUTH_CACHE
+    from itsm import procache
 
-    AUTH_CACHE.bump()
+    procache.bump_all()
 
 
 def _connect() -> None:

@@ -20,7 +20,7 @@ def commit_bumps(run: bool = True) -> None:
     """The test's transaction never commits: run (or drop, as another process's) its pending bumps."""
     from django.db import connection
 
-    hooks = [h for h in connection.run_on_commit if isinstance(h[1], snapshot._Bump)]
+    hooks = [h for h in connection.run_on_commit if getattr(h[1], "owner", None) is snapshot.CONFIG]
     connection.run_on_commit = [h for h in connection.run_on_commit if h not in hooks]
     for _, hook, _ in hooks if run else ():
         hook()
@@ -72,7 +72,8 @@ def test_inside_the_changing_transaction_emit_reads_its_own_state_and_caches_not
     NotificationRuleFactory(events=["incident.created"], recipients=[], users=[dana])  # not committed
     assert recipients() == {"dana@example.com"}
     assert cache.get(snapshot.VERSION_KEY) == version  # nothing bumped before the commit
-    assert snapshot._cached is None or snapshot._cached[1].rules == []
+    cached = snapshot.CONFIG._entries.get("snapshot")
+    assert cached is None or cached[1].rules == []
 
 
 def test_another_process_bumping_the_version_reloads(make_user, no_default_rules, committed):
@@ -88,8 +89,10 @@ def test_another_process_bumping_the_version_reloads(make_user, no_default_rules
 
 def test_without_a_cache_every_emit_reads_the_database(make_user, no_default_rules, committed, monkeypatch):
     dana = make_user(email="dana@example.com")
-    monkeypatch.setattr(snapshot.cache, "get", lambda *a, **k: None)
-    monkeypatch.setattr(snapshot.cache, "add", lambda *a, **k: False)
+    from itsm import procache
+
+    monkeypatch.setattr(procache.cache, "get", lambda *a, **k: None)
+    monkeypatch.setattr(procache.cache, "add", lambda *a, **k: False)
     assert recipients() == set()
     NotificationRuleFactory(events=["incident.created"], recipients=[], users=[dana])
     commit_bumps(run=False)  # a bump could not be stored anyway
