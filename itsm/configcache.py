@@ -3,28 +3,25 @@
 Every incident create derives a priority, and every incident list renders ~2 SLA clocks per row,
 each needing its policy and business calendar: four queries per list page and one per create
 for configuration that administrators change a few times a year. They are loaded once per
-*configuration version*, the house pattern of `communications.snapshot`: the version lives in
-Django's cache (Redis in production, shared by every process); saving or deleting a policy, a
-calendar, a working period, a holiday or a matrix cell, and migrating, set a new version after
-the transaction commits, so the next read in every process reloads.
-
-A transaction that changed any of them (its bump is still waiting for the commit) reads the
-database and caches nothing; without a cache (outage) every read goes to the database.
-Cached instances are shared between requests: read them, never change or save them.
+process and *configuration version* by an `itsm.procache.VersionedCache` (the house mechanism:
+a version key in the shared cache, bumped after commit by signals): saving or deleting a policy,
+a calendar, a working period, a holiday or a matrix cell sets a new version once the transaction
+commits (this process reloads at once, the others within a second), and `post_migrate` bumps
+every per-process cache. A transaction that changed any of them reads the database and caches
+nothing; without a shared cache (a per-process LocMem outside tests) every read goes to the
+database. Cached instances are shared between requests and threads: read them, never change
+or save them.
 """
 
-import threading
-import uuid
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models.signals import post_delete, post_migrate, post_save
+from django.db.models.signals import post_delete, post_save
 
 from itsm.choices import DEFAULT_PRIORITY_MATRIX
 from itsm.models import BusinessCalendar, Holiday, PriorityMatrixEntry, SlaPolicy, WorkingPeriod
+from itsm.procache import VersionedCache
 
-VERSION_KEY = "itsm:config-version"
+CONFIG = VersionedCache("itsm-config", max_age=3600.0)
 WATCHED = (SlaPolicy, BusinessCalendar, WorkingPeriod, Holiday, PriorityMatrixEntry)
 
 
@@ -53,56 +50,14 @@ def load() -> Snapshot:
     return Snapshot(policies, matrix)
 
 
-_lock = threading.Lock()
-_cached: tuple[str, Snapshot] | None = None
-
-
-class _Bump:
-    """An after-commit hook setting a new version (one per transaction)."""
-
-    def __call__(self) -> None:
-        bump()
-
-
-def bump() -> None:
-    """Set a new configuration version now (every process reloads on its next read)."""
-    global _cached
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    with _lock:
-        _cached = None
-
-
-def _pending(connection) -> bool:
-    return any(isinstance(hook, _Bump) for _, hook, _ in connection.run_on_commit)
+def current() -> Snapshot:
+    """The configuration as of now (from this process while its version is current)."""
+    return CONFIG.get("snapshot", load)
 
 
 def changed() -> None:
     """The configuration changed in the current transaction: bump the version once it commits."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and _pending(connection):
-        return
-    transaction.on_commit(_Bump())
-
-
-def current() -> Snapshot:
-    """The configuration as of now, from the process cache when its version is current."""
-    global _cached
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and _pending(connection):
-        return load()  # this transaction changed it: read its own state, cache nothing
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY)
-        if version is None:  # no cache: nothing can tell us when to reload
-            return load()
-    cached = _cached
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    snapshot = load()
-    with _lock:
-        _cached = (version, snapshot)
-    return snapshot
+    CONFIG.changed()
 
 
 def priority_for(impact: int, urgency: int) -> int:
@@ -131,13 +86,8 @@ def _changed(sender, **kwargs) -> None:
     changed()
 
 
-def _migrated(sender, **kwargs) -> None:
-    bump()  # migrate / flush may have rewritten the tables without signals
-
-
 def connect() -> None:
     """Wire the invalidation signals (called from an AppConfig.ready())."""
     for model in WATCHED:
         post_save.connect(_changed, sender=model, dispatch_uid=f"itsm-configcache-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"itsm-configcache-delete-{model.__name__}")
-    post_migrate.connect(_migrated, dispatch_uid="itsm-configcache-migrate")

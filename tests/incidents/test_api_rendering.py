@@ -132,21 +132,22 @@ def test_transitions_list_reads_no_clocks_or_watchers(api, page):
     assert not [q for q in ctx.captured_queries if "slaclock" in q["sql"] or "watchers" in q["sql"]]
 
 
-def test_a_policy_created_in_the_same_transaction_renders(api, page):
-    """A clock whose policy the snapshot does not know yet (created meanwhile) still renders."""
-    agent, rows = page
-    commit_bumps()
-    configcache.current()
+def test_a_policy_the_snapshot_does_not_know_yet_renders(api, page):
+    """A clock whose policy this process has not seen yet (its version bump still on the way) renders."""
+    from django.db import connection
+
     from tests.factories import SlaPolicyFactory
 
-    SlaPolicyFactory(name="Newer", kind="response", target_minutes=5, priorities=[1, 2, 3, 4, 5])
+    agent, rows = page
     commit_bumps()
-    # A stale process copy (as if the bump had not reached this process yet).
-    stale = configcache._cached
+    known = set(configcache.current().policies)
+    SlaPolicyFactory(name="Newer", kind="response", target_minutes=5, service=rows[0].service)  # the most specific
+    # Drop the bump unrun: this process keeps its snapshot, as if the change came from another one.
+    connection.run_on_commit = [h for h in connection.run_on_commit if getattr(h[1], "owner", None) is None]
     incident = services.open_incident(actor=agent, title="late", service=rows[0].service)
-    configcache._cached = stale
+    assert set(configcache.current().policies) == known
     related.load([incident])
-    assert all(clock.policy is not None for clock in incident._api_clocks)
+    assert [c.policy.name for c in incident._api_clocks if c.policy_id not in known] == ["Newer"]
 
 
 BUDGET_LIST = 6

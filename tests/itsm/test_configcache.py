@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def commit_bumps() -> None:
-    """Run the pending version bumps as a commit would (the test transaction never commits)."""
-    hooks = [h for h in connection.run_on_commit if isinstance(h[1], configcache._Bump)]
+    """Run the pending configuration bumps as a commit would (the test transaction never commits)."""
+    hooks = [h for h in connection.run_on_commit if getattr(h[1], "owner", None) is configcache.CONFIG]
     connection.run_on_commit = [h for h in connection.run_on_commit if h not in hooks]
     for _, hook, _ in hooks:
         hook()
@@ -95,9 +95,11 @@ def test_missing_cell_falls_back_to_the_itil_default():
     assert configcache.priority_for(3, 3) == DEFAULT_PRIORITY_MATRIX[(3, 3)]
 
 
-def test_without_a_cache_every_read_goes_to_the_database(monkeypatch):
+def test_without_a_shared_cache_every_read_goes_to_the_database(monkeypatch):
+    from itsm import procache
+
     SlaPolicyFactory(name="Resolve")
     commit_bumps()
-    monkeypatch.setattr(configcache.cache, "get", lambda *a, **k: None)
-    monkeypatch.setattr(configcache.cache, "add", lambda *a, **k: False)
+    monkeypatch.setattr(procache, "shared_cache_available", lambda: False)
+    configcache.current()
     assert queries(configcache.current) == 4
