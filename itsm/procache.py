@@ -10,8 +10,8 @@ transaction commits, so every process reloads on its next read. Three safety net
 * inside a transaction that changed the rows (its bump still waits for the commit) reads go to
   the loader and cache nothing, so the transaction sees its own changes and a rollback leaves
   nothing stale behind;
-* with no usable shared cache (Redis down: django-redis ignores the error and returns None;
-  a process-local LocMem cache outside tests) every read goes to the loader, as without a cache;
+* with no usable shared cache (Redis down or failing, remembered for a second so requests do not
+  wait on it; a process-local LocMem cache outside tests) every read goes to the loader;
 * entries expire after `max_age` seconds even if no version change arrives (a bulk
   `QuerySet.update()` sends no signal).
 
@@ -21,6 +21,7 @@ reaches other processes within about a second; the loader runs once per process 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+logger = logging.getLogger(__name__)
 _MISSING = object()
 _instances: list[VersionedCache] = []
 
@@ -80,13 +82,31 @@ class VersionedCache:
         self._lock = threading.Lock()
         self._version: str | None = None
         self._version_read_at = float("-inf")
+        self._unavailable_until = float("-inf")
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         _instances.append(self)
 
     # --- writers -------------------------------------------------------------------------------
     def bump(self) -> None:
-        """Set a new version now: every process reloads on its next read."""
-        cache.set(self.version_key, uuid.uuid4().hex, None)
+        """Set a new version now: every process reloads on its next read.
+
+        The write is checked and tried once more: django-redis ignores errors, and a lost bump
+        would leave the other processes on old entries until `max_age`.
+        """
+        version = uuid.uuid4().hex
+        for _attempt in range(2):
+            try:
+                cache.set(self.version_key, version, None)
+                if cache.get(self.version_key) == version:
+                    break
+            except Exception:  # logged below; the entries still expire at max_age
+                pass
+        else:
+            logger.warning(
+                "Could not store a new version of the %s cache: other processes keep it up to %.0f s",
+                self.name,
+                self.max_age,
+            )
         self.clear()
 
     def clear(self) -> None:
@@ -95,6 +115,7 @@ class VersionedCache:
             self._entries = {}
             self._version = None
             self._version_read_at = float("-inf")
+            self._unavailable_until = float("-inf")
 
     def changed(self) -> None:
         """The cached rows changed in the current transaction: bump the version once it commits."""
@@ -117,20 +138,31 @@ class VersionedCache:
         version = self._version
         if version is not None and now - self._version_read_at < self.version_ttl:
             return version
-        version = cache.get(self.version_key)
-        if version is None:
-            cache.add(self.version_key, uuid.uuid4().hex, None)
+        if now < self._unavailable_until:
+            return None  # the cache failed a moment ago: straight to the loader, no waiting on it
+        try:
             version = cache.get(self.version_key)
-        if version is not None:
-            with self._lock:
-                if version != self._version:
-                    self._entries = {}
-                    self._version = version
-                self._version_read_at = now
+            if version is None:
+                cache.add(self.version_key, uuid.uuid4().hex, None)
+                version = cache.get(self.version_key)
+        except Exception:  # any cache failure (django-redis ignores only some): read the database
+            version = None
+        if version is None:
+            self._unavailable_until = now + max(self.version_ttl, 1.0)
+            return None
+        with self._lock:
+            if version != self._version:
+                self._entries = {}
+                self._version = version
+            self._version_read_at = now
         return version
 
-    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
-        """The value for `key`, from this process when its version is current, else `loader()`."""
+    def get(self, key: Hashable, loader: Callable[[], Any], *, cache_none: bool = True) -> Any:
+        """The value for `key`, from this process when its version is current, else `loader()`.
+
+        `cache_none=False`: a None from the loader is not kept (look-ups keyed by untrusted input,
+        such as presented API tokens, must not let anyone fill the cache).
+        """
         connection = transaction.get_connection()
         if connection.in_atomic_block and self._pending(connection):
             return loader()
@@ -143,6 +175,8 @@ class VersionedCache:
         if entry is not _MISSING and now - entry[0] < self.max_age:
             return entry[1]
         value = loader()
+        if value is None and not cache_none:
+            return value
         with self._lock:
             if self._version == version:
                 if len(self._entries) >= self.max_entries:

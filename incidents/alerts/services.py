@@ -64,6 +64,11 @@ logger = logging.getLogger(__name__)
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = tuple(AlertSeverity.values)  # the enum builds a new list on every .values
+# Literals, not parameters: a prepared statement's generic plan can then still prove the partial
+# unique index's condition and use it (constants of our own, never input).
+if not all(state.isidentifier() for state in OPEN_STATES):
+    raise RuntimeError("OPEN_STATES must be plain identifiers to be inlined into SQL")
+OPEN_STATES_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
 MAX_SOURCE = 255
@@ -71,6 +76,7 @@ TITLE_LENGTH = 255
 DESCRIPTION_DETAILS_CHARS = 8000  # details are kept whole on IncidentAlert; the description shows a preview
 DEDUP_CONSTRAINT = "incident_open_dedup_key_unique"
 TRIGGER_ATTEMPTS = 20
+OPENER_LOCK_SPACE = 6_100  # first key of the two-key advisory locks taken by alert openers
 # Services named by alerts (slug -> Service with alert route and owner group, or None).
 ALERT_SERVICES = VersionedCache("alert-services", max_age=300.0)
 
@@ -381,7 +387,9 @@ def _description(event: AlertEvent, previous: Incident | None) -> str:
         lines.append(f"Source: {event.source}")
     lines.append(f"Severity: {event.severity}")
     lines.append(f"Dedup key: {event.dedup_key}")
-    if previous is not None:
+    if previous is not None and previous.is_open:  # being resolved as this one opens
+        lines.append(f"Recurrence of {previous.number}.")
+    elif previous is not None:
         lines.append(f"Recurrence of {previous.number} ({previous.get_state_display().lower()}).")
     if event.details:
         text = json.dumps(event.details, indent=2, sort_keys=True, ensure_ascii=False, default=str)
@@ -391,15 +399,18 @@ def _description(event: AlertEvent, previous: Incident | None) -> str:
     return "\n".join(lines)
 
 
-def _previous_incident(dedup_key: str) -> Incident | None:
-    """The key's latest incident that is no longer open (through IncidentAlert's index on the key)."""
-    incident_id = (
-        IncidentAlert.objects.filter(dedup_key=dedup_key)
-        .exclude(incident__state__in=OPEN_STATES)
-        .order_by("-incident_id")
-        .values_list("incident_id", flat=True)
-        .first()
-    )
+def _previous_incident(dedup_key: str, *, open_too: bool = False) -> Incident | None:
+    """The key's latest incident that is no longer open (through IncidentAlert's index on the key).
+
+    `open_too`: the latest whatever its state. An opener asks that: an incident still open when
+    it looks can only be resolved by the time its insert passes the unique index, so it is the
+    previous one all the same (looking for closed ones only would miss it and leave the new
+    incident unlinked).
+    """
+    rows = IncidentAlert.objects.filter(dedup_key=dedup_key)
+    if not open_too:
+        rows = rows.exclude(incident__state__in=OPEN_STATES)
+    incident_id = rows.order_by("-incident_id").values_list("incident_id", flat=True).first()
     return Incident.objects.filter(pk=incident_id).first() if incident_id else None
 
 
@@ -407,10 +418,26 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _serialise_openers(dedup_key: str) -> None:
+    """PostgreSQL: one opener per dedup key at a time, until its transaction ends.
+
+    The recurrence link needs the key's latest earlier incident, looked up before inserting. Without
+    this lock a trigger could look, find nothing, and insert only after another trigger had opened
+    *and* a resolve had closed an incident of the key in between: two unlinked "first" incidents,
+    numbered out of order. Under the lock every opener sees every earlier incident committed. Only
+    first occurrences take it (repeats are counted on the open incident); SQLite writes one
+    transaction at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [OPENER_LOCK_SPACE, dedup_key])
+
+
 def _open(actor, event: AlertEvent) -> Incident:
     """Open the incident of a first occurrence (raises IntegrityError when another trigger won)."""
+    _serialise_openers(event.dedup_key)
     impact, urgency = _severity_levels(event)
-    previous = _previous_incident(event.dedup_key)
+    previous = _previous_incident(event.dedup_key, open_too=True)
     fields: dict[str, Any] = {
         "description": _description(event, previous),
         "service": event.service,
@@ -520,10 +547,10 @@ def _bump_open_incident(event: AlertEvent, now: datetime) -> tuple[int, str, str
                    alert_first_seen_at = CASE WHEN alert_first_seen_at IS NULL OR alert_first_seen_at > %s
                                               THEN %s ELSE alert_first_seen_at END,
                    updated_at = %s
-             WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({", ".join(["%s"] * len(OPEN_STATES))})
+             WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({OPEN_STATES_SQL})
             RETURNING id, number, state, alert_count
             """,
-            [seen, seen, seen, seen, stamp, event.dedup_key, *OPEN_STATES],
+            [seen, seen, seen, seen, stamp, event.dedup_key],
         )
         rows = cursor.fetchall()
     return tuple(rows[0]) if rows else None
@@ -582,13 +609,19 @@ def _prepared_cursor():
     Django's PostgreSQL cursors bind parameters client-side and never prepare (for connection
     poolers in transaction mode); planning the counting statement took as long as running it.
     This one cursor uses a server-side prepared statement, still through Django's cursor
-    wrapper (query logging, execute wrappers, error translation). Behind a transaction-mode
-    pooler set ALERT_PREPARED_STATEMENTS=false.
+    wrapper (query logging, execute wrappers, error translation). psycopg honours `prepare=True`
+    only with a `prepare_threshold`, which settings give the connection when the flag is on
+    (Django's client-side cursors never prepare, whatever the threshold). Behind a
+    transaction-mode pooler set ALERT_PREPARED_STATEMENTS=false.
     """
-    if not conf.prepared_statements():
+    if not conf.prepared_statements() or connection.vendor != "postgresql":
         return connection.cursor()
+    # What BaseDatabaseWrapper._cursor() does: the health check first (this is often a request's
+    # first statement, the look-ups before it being cached), then the cursor, errors translated.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
 
 
 @functools.cache
@@ -609,9 +642,9 @@ def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult 
     IncidentAlert) run as one statement with a data-modifying CTE: no BEGIN/COMMIT round trips,
     and atomic all the same. Row locks and their order are those of the two-statement path.
     Summarising into the timeline (rare: powers of ten, or once an interval) then runs in its
-    own transaction, claimed by a compare-and-set on `summarised_count` so that two concurrent
-    occurrences never write the same summary twice; if it is lost (a crash in between), the
-    next due summary covers those occurrences too (`occurrences` counts from the last one).
+    own transaction under the incident's row lock (`_settle_alert`); if it is lost (a crash in
+    between), the next due summary covers those occurrences too (`occurrences` counts from the
+    last one).
     None when the key has no open incident (nothing was written).
     """
     now = timezone.now()
@@ -629,7 +662,7 @@ def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult 
                        alert_last_seen_at = GREATEST(COALESCE(alert_last_seen_at, %s), %s),
                        alert_first_seen_at = LEAST(COALESCE(alert_first_seen_at, %s), %s),
                        updated_at = %s
-                 WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({", ".join(["%s"] * len(OPEN_STATES))})
+                 WHERE dedup_key = %s AND dedup_key <> '' AND state IN ({OPEN_STATES_SQL})
                 RETURNING id, number, state, alert_count
             ), touched AS (
                 UPDATE {alert_table} AS a
@@ -643,7 +676,7 @@ def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult 
               FROM bumped AS b LEFT JOIN touched AS t ON t.incident_id = b.id
             """,
             [
-                *(seen, seen, seen, seen, stamp, event.dedup_key, *OPEN_STATES),
+                *(seen, seen, seen, seen, stamp, event.dedup_key),
                 *(event.source, event.source, event.severity, event.summary, details),
             ],
         )
@@ -653,21 +686,33 @@ def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult 
     incident_id, number, state, count, summarised_count, summarised_at = row
     incident = Incident.from_db(connection.alias, ["id", "number", "state"], [incident_id, number, state])
     incident.alert_count = count
-    if summarised_count is None:  # opened by hand with a dedup key: its IncidentAlert starts now
-        with transaction.atomic():
-            alert = _alert_row(Incident.objects.get(pk=incident_id), event)
-            IncidentAlert.objects.filter(pk=incident_id).update(
+    missing_alert = summarised_count is None  # opened by hand with a dedup key: its IncidentAlert starts now
+    if missing_alert or should_summarise(count, summarised_count, _as_aware(summarised_at), now):
+        _settle_alert(incident, actor, event, count, now, missing_alert)
+    return AlertResult(incident, event.dedup_key, False, count, event.action)
+
+
+def _settle_alert(incident: Incident, actor, event: AlertEvent, count: int, now: datetime, missing: bool) -> None:
+    """After a one-statement count: create a missing IncidentAlert, write a due summary.
+
+    Rare (a hand-opened incident's first alert; powers of ten, or once an interval). It locks the
+    incident first, as every other path does before touching the IncidentAlert (a resolve or an
+    acknowledge holds the incident and then updates the alert row: the other order deadlocks),
+    and so also serialises concurrent repeats: each reads the alert row afresh under the lock, so
+    the row is created once, and every power of ten gets its summary exactly once.
+    """
+    with transaction.atomic():
+        Incident.objects.select_for_update(no_key=True).filter(pk=incident.pk).values_list("pk").get()
+        alert = IncidentAlert.objects.filter(pk=incident.pk).first()  # a new statement: current values
+        if alert is None:
+            alert = _alert_row(Incident.objects.get(pk=incident.pk), event)
+        if missing:  # this occurrence's latest summary and details (the counting statement had no row)
+            IncidentAlert.objects.filter(pk=incident.pk).update(
                 source=event.source or alert.source, summary=event.summary, details=event.details
             )
-        summarised_count, summarised_at = alert.summarised_count, alert.summarised_at
-    if should_summarise(count, summarised_count, _as_aware(summarised_at), now):
-        with transaction.atomic():
-            claimed = IncidentAlert.objects.filter(pk=incident_id, summarised_count=summarised_count).update(
-                summarised_count=count, summarised_at=now
-            )
-            if claimed:
-                _write_summary(incident, actor, event, count, count - summarised_count)
-    return AlertResult(incident, event.dedup_key, False, count, event.action)
+        if should_summarise(count, alert.summarised_count, _as_aware(alert.summarised_at), now):
+            IncidentAlert.objects.filter(pk=incident.pk).update(summarised_count=count, summarised_at=now)
+            _write_summary(incident, actor, event, count, count - alert.summarised_count)
 
 
 def _write_summary(incident: Incident, actor, event: AlertEvent, count: int, occurrences: int) -> None:

@@ -1,4 +1,4 @@
-"""Alert and inbound email routes under /api/v1/ (wired by incidents.api.urls)."""
+"""Alert and inbound email routes under /api/v1/ (wired first by itsm.urls: they are the busiest)."""
 
 from django.urls import path
 

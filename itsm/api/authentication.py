@@ -40,7 +40,8 @@ class CachedTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`, answered from the per-process cache (see the module docstring)."""
 
     def authenticate_credentials(self, key):
-        cached = AUTH_CACHE.get(key, lambda: _load(key)) if isinstance(key, str) else None
+        # Only tokens that exist are kept: anyone may present any string.
+        cached = AUTH_CACHE.get(key, lambda: _load(key), cache_none=False) if isinstance(key, str) else None
         if cached is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         token, user = cached

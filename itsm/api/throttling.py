@@ -8,9 +8,10 @@ how much of it still lies within one window of now (the approximation Cloudflare
 exact at the window edges, and never lets more than twice the rate through in any window). On
 Redis one pipelined round trip (INCRBY and EXPIRE of this window's counter, GET of the previous
 one) reserves the request, plus a DECRBY for what is refused; at rates of 1,000 or more a window
-a process reserves a small batch at once and lets the rest of it through without asking again
-(`grant_batch`). Other cache backends use get_many and incr. If the cache is down, the throttle
-lets the request through: degrading open, never a 500.
+a process reserves a small batch at once, lets the rest of it through without asking again and
+gives back what it did not use when the next window starts (`grant_batch`). Other cache backends
+use get_many and incr. If the cache is down, the throttle lets the request through: degrading
+open, never a 500.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ import time
 
 from rest_framework.throttling import SimpleRateThrottle
 
-# Requests a process may still let through without asking Redis, per counter key (key, grants).
-_grants: dict[str, int] = {}
+# Requests this process reserved in Redis and may still let through without asking again:
+# token's counter key -> (window index, requests left).
+_grants: dict[str, tuple[int, int]] = {}
 _grants_lock = threading.Lock()
 
 
 def grant_batch(limit: int) -> int:
     """How many requests a process reserves per Redis round trip: 1 (exact) below 1,000 a window.
 
-    At 6,000/min a process asks Redis once per 50 requests; what it reserved and did not use is
-    counted in that window all the same, so the effective limit is lower by at most
-    (batch - 1) per process and window: 1-2 % at that rate with a few processes.
+    At 6,000/min a process asks Redis once per 50 requests. While a window lasts, what other
+    processes reserved and have not used yet counts against it (at most batch - 1 each), so the
+    limit is reached that much early; at the next window each process gives back what it did
+    not use, so the previous window's weight in the sliding estimate is exact again.
     """
     return max(1, min(50, limit // 1000 * 10))
 
@@ -41,20 +44,31 @@ def forget_local_grants() -> None:
         _grants.clear()
 
 
-def _take_local_grant(key: str) -> bool:
+def _take_local_grant(key: str, window: int) -> bool:
     with _grants_lock:
-        left = _grants.get(key, 0)
-        if left <= 0:
+        held, left = _grants.get(key, (window, 0))
+        if held != window or left <= 0:
             return False
-        _grants[key] = left - 1
+        _grants[key] = (window, left - 1)
         return True
 
 
-def _keep_local_grant(key: str, left: int) -> None:
+def _unused_grant(key: str, window: int) -> int:
+    """Requests this process reserved in the window before `window` and did not use (forgotten now)."""
     with _grants_lock:
-        if len(_grants) > 10_000:  # old windows' keys: drop them all, they are never asked again
+        held, left = _grants.get(key, (window, 0))
+        if held == window:
+            return 0
+        del _grants[key]
+        return left if held == window - 1 else 0
+
+
+def _keep_local_grant(key: str, window: int, left: int) -> None:
+    with _grants_lock:
+        if len(_grants) > 10_000:  # tokens gone quiet: a fresh start costs one round trip each
             _grants.clear()
-        _grants[key] = left
+        held, already = _grants.get(key, (window, 0))
+        _grants[key] = (window, left + (already if held == window else 0))
 
 
 def _redis_client(cache):
@@ -93,9 +107,9 @@ class TokenRateThrottle(SimpleRateThrottle):
         into_window = (now - index * window) / window  # 0..1: how far into the current window
         redis = _redis_client(self.cache)
         if redis is not None:
-            if _take_local_grant(current_key):
+            if _take_local_grant(self.key, index):
                 return True
-            return self._allow_on_redis(redis, current_key, previous_key, into_window, window)
+            return self._allow_on_redis(redis, index, current_key, previous_key, into_window, window)
         counts = self.cache.get_many([current_key, previous_key]) or {}
         current, previous = int(counts.get(current_key) or 0), int(counts.get(previous_key) or 0)
         if previous * (1.0 - into_window) + current >= self.num_requests:
@@ -104,30 +118,40 @@ class TokenRateThrottle(SimpleRateThrottle):
         self._count(current_key, window)
         return True
 
-    def _allow_on_redis(self, redis, current_key: str, previous_key: str, into_window: float, window: float) -> bool:
+    def _allow_on_redis(
+        self, redis, index: int, current_key: str, previous_key: str, into_window: float, window: float
+    ) -> bool:
         """One round trip: reserve this request (and, at high rates, a few more for this process),
-        read the previous window; give back what does not fit."""
+        give back what this process left unused in the previous window, read that window's count;
+        then give back what does not fit."""
         current_name, previous_name = redis.make_key(current_key), redis.make_key(previous_key)
         batch = grant_batch(self.num_requests)
+        unused = _unused_grant(self.key, index)
+        ttl = int(2 * window) + 1
         try:
             client = redis.get_client(write=True)
             pipe = client.pipeline(transaction=False)
             pipe.incrby(current_name, batch)
-            pipe.expire(current_name, int(2 * window) + 1)
+            pipe.expire(current_name, ttl)
+            if unused:
+                pipe.decrby(previous_name, unused)
             pipe.get(previous_name)
-            current, _, previous = pipe.execute()
+            replies = pipe.execute()
         except Exception:  # Redis down or failing: degrade open, never a 500
             return True
-        current, previous = int(current) - batch, int(previous or 0)  # reserved before this call
+        current, previous = int(replies[0]) - batch, max(0, int(replies[-1] or 0))  # reserved before this call
         fits = int(self.num_requests - previous * (1.0 - into_window) - current + 0.999999)  # ceil, as `<`
         granted = max(0, min(batch, fits))
         if granted < batch:
-            try:
-                client.decrby(current_name, batch - granted)  # refused requests do not use up the budget
+            try:  # refused requests do not use up the budget (EXPIRE: a DECRBY may recreate the key)
+                give_back = client.pipeline(transaction=False)
+                give_back.decrby(current_name, batch - granted)
+                give_back.expire(current_name, ttl)
+                give_back.execute()
             except Exception:  # best effort: the window ends soon anyway
                 pass
         if granted:
-            _keep_local_grant(current_key, granted - 1)
+            _keep_local_grant(self.key, index, granted - 1)
             return True
         self._wait = self._seconds_until_allowed(current, previous, into_window, window)
         return False

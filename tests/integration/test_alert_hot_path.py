@@ -10,7 +10,6 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from django.test.utils import CaptureQueriesContext
 
 from incidents.alerts import services as alerts
 from incidents.models import Incident, TimelineEvent
@@ -46,7 +45,13 @@ def trigger(actor, key: str, index: int = 0):
 
 def test_a_repeat_is_one_statement_and_summaries_land_at_powers_of_ten(actor, service):
     first = trigger(actor, "pay-5xx")
-    with CaptureQueriesContext(connection) as repeat:
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
         trigger(actor, "pay-5xx", 1)
     for index in range(2, 100):
         trigger(actor, "pay-5xx", index)
@@ -54,8 +59,8 @@ def test_a_repeat_is_one_statement_and_summaries_land_at_powers_of_ten(actor, se
     incident = Incident.objects.get(pk=first.incident.pk)
     assert incident.alert_count == 100
     # The second occurrence: one statement, no BEGIN/COMMIT (autocommit), no summary.
-    assert len(repeat.captured_queries) == 1, [q["sql"][:80] for q in repeat.captured_queries]
-    assert "WITH bumped AS" in repeat.captured_queries[0]["sql"]
+    assert len(statements) == 1, [sql[:80] for sql in statements]
+    assert "WITH bumped AS" in statements[0]
     summaries = TimelineEvent.objects.filter(incident=incident, type="alert").order_by("id")
     assert [(e.data["count"], e.data["occurrences"]) for e in summaries] == [(1, 1), (10, 9), (100, 90)]
     assert incident.alert.details == {"probe": 99} and incident.alert.source == "probe-99"
@@ -83,6 +88,7 @@ def test_concurrent_repeats_write_each_summary_once(actor, service):
     for thread in threads:
         thread.join(timeout=60)
 
+    assert not any(thread.is_alive() for thread in threads), "a trigger thread hung"
     assert not errors, errors
     incident = Incident.objects.get(dedup_key="pay-burst")
     assert incident.alert_count == 91
@@ -139,7 +145,7 @@ def test_at_high_rates_a_process_reserves_a_batch_and_still_stops_at_the_limit(a
         allowed = [AlertRateThrottle().allow_request(request, None) for _ in range(limit + 20)]
 
     assert allowed == [True] * limit + [False] * 20
-    assert len(redis_calls) == limit // batch + 20  # one round trip per batch, then one per refusal
+    assert len(redis_calls) == limit // batch + 2 * 20  # one round trip per batch; a refusal also gives back
     (key,) = caches["default"].keys("throttle_alerts_*")
     assert int(caches["default"].get(key)) == limit  # refusals given back
 
@@ -148,3 +154,44 @@ def freeze_time_at_window_start():
     from freezegun import freeze_time
 
     return freeze_time("2026-03-02 10:00:00")
+
+
+def test_the_counting_statement_is_prepared_once_per_connection(actor, service):
+    trigger(actor, "pay-prepared")
+    for index in range(3):
+        trigger(actor, "pay-prepared", index)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    (statement,) = [sql for sql in prepared if "WITH bumped AS" in sql]
+    # The open states are literals, not parameters: a generic plan can still use the partial index.
+    assert "state IN ('new', 'in_progress', 'on_hold')" in statement
+
+
+def test_concurrent_first_alerts_on_a_hand_opened_incident(actor, service):
+    from incidents import services
+
+    opened = services.open_incident(actor=actor, title="Payments slow", impact=2, urgency=2, dedup_key="by-hand")
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def fire(index: int) -> None:
+        barrier.wait()
+        try:
+            trigger(actor, "by-hand", index)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert not errors, errors
+    incident = Incident.objects.get(pk=opened.pk)
+    assert incident.alert_count == 8
+    assert incident.alert.severity == "error" and incident.alert.summary == "Payments API 5xx"

@@ -174,4 +174,5 @@ def test_triggers_racing_resolves_lose_no_occurrence(actor, service):
     assert all(not i.is_open for i in incidents[:-1]), states
     assert all(i.resolution_code == "auto_resolved" for i in incidents[:-1] if i.state == "resolved"), states
     # Every later incident is a recurrence linked to the first.
-    assert all(i.parent_id == incidents[0].pk for i in incidents[1:])
+    links = [(i.pk, i.parent_id, i.state, i.opened_at.isoformat()) for i in incidents]
+    assert all(i.parent_id == incidents[0].pk for i in incidents[1:]), links

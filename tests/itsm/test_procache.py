@@ -180,3 +180,41 @@ def test_refused_requests_do_not_use_up_the_next_window(api, reader, monkeypatch
         assert [client.get("/api/v1/services/").status_code for _ in range(10)] == [200, 200] + [429] * 8
         clock.tick(120)  # two windows later nothing of the storm of refusals remains
         assert [client.get("/api/v1/services/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_failing_cache_sends_reads_to_the_loader_and_is_not_asked_again_for_a_second(counted, monkeypatch):
+    from itsm import procache as module
+
+    cache, loader, calls = counted
+    asked = []
+
+    def broken(*args, **kwargs):
+        asked.append(1)
+        raise ConnectionError("not Redis")
+
+    monkeypatch.setattr(module.cache, "get", broken)
+    with freeze_time("2026-01-01 12:00:00") as clock:
+        assert cache.get("k", loader) == 1  # no 500: the loader answers
+        assert cache.get("k", loader) == 2
+        assert len(asked) == 1  # remembered as unavailable for a second
+        clock.tick(2)
+        cache.get("k", loader)
+        assert len(asked) == 2
+
+
+def test_a_lost_version_write_is_retried_then_logged(counted, monkeypatch, caplog):
+    from itsm import procache as module
+
+    cache, loader, calls = counted
+    monkeypatch.setattr(module.cache, "set", lambda *a, **k: None)  # django-redis ignoring an error
+    monkeypatch.setattr(module.cache, "get", lambda *a, **k: "old")
+    cache.bump()
+    assert "Could not store a new version" in caplog.text
+
+
+def test_unknown_tokens_are_not_kept(api, db):
+    client = api.__class__()
+    for n in range(5):
+        client.credentials(HTTP_AUTHORIZATION=f"Token forged-{n}")
+        assert client.get("/api/v1/services/").status_code == 401
+    assert not any(key.startswith("forged") for key in AUTH_CACHE._entries)
