@@ -78,6 +78,8 @@ API_STEPS = {
     "list-200",
     "filtered",
     "by-group",
+    "dated",
+    "dated-by-opened",
     "walk-50",
     "deep-cursor",
     "detail",
