@@ -31,6 +31,7 @@ chunks fire as one batch each (`fire_many`): the same row locks and markers, but
 of statements per chunk instead of ~20 per clock (notifications through `emit_many`).
 """
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from incidents import events
 from incidents.choices import IncidentState, TimelineType
 from incidents.models import Incident, SlaClock, TimelineEvent
 from incidents.models.sla import LIVE_STAGES, ClockStage
-from itsm import businesstime
+from itsm import businesstime, configcache
 from itsm.choices import SlaKind
 from itsm.models import BusinessCalendar, SlaPolicy
 from itsm.queue import enqueue_on_commit
@@ -71,10 +72,40 @@ def _specificity(policy: SlaPolicy) -> int:
     return (2 if policy.service_id else 0) + (1 if policy.category_id else 0)
 
 
+def active_policies() -> list[SlaPolicy]:
+    """Active SLA policies (calendars loaded) in id order: which ones from the database, instances cached.
+
+    One small query reads the active policies' ids and `updated_at`, so a policy another process
+    committed a moment ago (its version bump not seen here yet) applies at once, as when every
+    attach read the policies. The instances with their converted calendars come from the
+    per-process configuration cache (`itsm.configcache`, which reads the database itself inside
+    a transaction that changed a policy or calendar); a policy it lacks at that `updated_at` is
+    read from the database. Cached instances are shared: read them, never change or save them.
+    """
+    rows = SlaPolicy.objects.filter(active=True).order_by("id").values_list("id", "updated_at")
+    cached = configcache.current().policies
+    policies: dict[int, SlaPolicy | None] = {}
+    for pk, updated_at in rows:
+        policy = cached.get(pk)
+        policies[pk] = policy if policy is not None and policy.updated_at == updated_at and policy.active else None
+    missing = [pk for pk, policy in policies.items() if policy is None]
+    if missing:
+        policies.update(
+            (policy.pk, policy)
+            for policy in SlaPolicy.objects.filter(pk__in=missing)
+            .select_related("calendar")
+            .prefetch_related("calendar__working_periods", "calendar__holidays")
+        )
+    return [policy for policy in policies.values() if policy is not None]
+
+
 def matching_policy(incident: Incident, kind: str, policies: list[SlaPolicy] | None = None) -> SlaPolicy | None:
-    """The policy of `kind` that applies to `incident` now (see the module docstring for the rule)."""
+    """The policy of `kind` that applies to `incident` now (see the module docstring for the rule).
+
+    `policies` defaults to `active_policies()`; inactive ones and other kinds are skipped.
+    """
     if policies is None:
-        policies = list(SlaPolicy.objects.filter(active=True, kind=kind).order_by("id"))
+        policies = active_policies()
     categories = {incident.category_id}
     if incident.category_id and incident.category.parent_id:
         categories.add(incident.category.parent_id)
@@ -106,6 +137,18 @@ def state_history(incident: Incident) -> list[Interval]:
         state, since = data["to"], at
     history.append((state, since, None))
     return history
+
+
+def _history(incident: Incident) -> list[Interval]:
+    """`state_history`, without reading the timeline for an incident still in `new`.
+
+    No transition leads back to `new` (tests guard the state machine), so an incident in `new`
+    has no transition events: its history is the one interval `state_history` would return. This
+    saves the timeline read on every create.
+    """
+    if incident.state == IncidentState.NEW:
+        return [(IncidentState.NEW.value, incident.opened_at, None)]
+    return state_history(incident)
 
 
 @dataclass
@@ -243,11 +286,8 @@ def _schedule(clock: SlaClock, now: datetime) -> None:
         enqueue_on_commit(check_sla_clock, clock.pk, eta=max(clock.next_check_at, now))
 
 
-def _recompute(
-    clock: SlaClock, incident: Incident, history: list[Interval], actor, now: datetime, *, retroactive: bool = False
-) -> None:
-    """Replay one clock, store it, write timeline events for what changed, fire what is due."""
-    watermark = clock.updated_at  # the previous replay: history after it is news
+def _replay_into(clock: SlaClock, history: list[Interval], now: datetime) -> ClockState:
+    """Replay `clock` from `history` and store the result on it (in memory)."""
     state = replay(
         clock.kind,
         timedelta(seconds=clock.target_seconds),
@@ -258,22 +298,55 @@ def _recompute(
         now,
     )
     _store(clock, state, now)
-    is_new = clock.pk is None
-    if is_new:
-        if retroactive:
-            # Warnings that passed before this clock existed are recorded as passed, not announced.
-            percent = current_elapsed(clock, now) / timedelta(seconds=clock.target_seconds) * 100
-            clock.warnings_fired = [t for t in clock.policy.warning_thresholds or [] if t <= percent]
-            clock.next_check_at = _next_check(clock, now)
-        clock.save()
-        events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="started", at=clock.started_at)
+    return state
+
+
+def _recompute(clock: SlaClock, incident: Incident, history: list[Interval], actor, now: datetime) -> None:
+    """Replay one existing clock, store it, write timeline events for what changed, fire what is due."""
+    watermark = clock.updated_at  # the previous replay: history after it is news
+    state = _replay_into(clock, history, now)
     _fire(clock, incident, now)  # warnings reached before this change come before it on the timeline
-    if not is_new:
-        for name, at in state.events:
-            if name in ("paused", "resumed", "met", "cancelled") and at > watermark:
-                events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at)
-        clock.save()
+    for name, at in state.events:
+        if name in ("paused", "resumed", "met", "cancelled") and at > watermark:
+            events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at)
+    clock.save()
     _schedule(clock, now)
+
+
+def _new_clock(
+    incident: Incident, policy: SlaPolicy, kind: str, history: list[Interval], now: datetime, *, retroactive: bool
+) -> SlaClock:
+    """An unsaved clock of `policy` started at `opened_at`, replayed up to `now`."""
+    clock = SlaClock(
+        incident=incident,
+        policy=policy,
+        kind=kind,
+        target_seconds=policy.target_minutes * 60,
+        started_at=incident.opened_at,
+    )
+    _replay_into(clock, history, now)
+    if retroactive:
+        # Warnings that passed before this clock existed are recorded as passed, not announced.
+        percent = current_elapsed(clock, now) / timedelta(seconds=clock.target_seconds) * 100
+        clock.warnings_fired = [t for t in clock.policy.warning_thresholds or [] if t <= percent]
+        clock.next_check_at = _next_check(clock, now)
+    return clock
+
+
+def _started_event(clock: SlaClock, incident: Incident, actor) -> TimelineEvent:
+    """The `sla` `started` timeline row of a new clock, exactly as `events.sla` writes it (unsaved)."""
+    return TimelineEvent(
+        incident=incident,
+        type=TimelineType.SLA,
+        actor=actor if getattr(actor, "pk", None) else None,
+        at=clock.started_at,
+        data={"policy": clock.policy_id, "kind": clock.kind, "event": "started", "percent": None},
+    )
+
+
+def _fires_now(clock: SlaClock, now: datetime) -> bool:
+    """Whether `_fire` would fire anything on `clock` now (planned on a copy: `clock` is untouched)."""
+    return bool(_plan(copy.copy(clock), now))
 
 
 # --- entry points called by incidents.services ----------------------------------------------------
@@ -286,35 +359,51 @@ def _live_clocks(incident: Incident):
     )
 
 
-def _policy_with_calendar(policy: SlaPolicy) -> SlaPolicy:
-    return (
-        SlaPolicy.objects.select_related("calendar")
-        .prefetch_related("calendar__working_periods", "calendar__holidays")
-        .get(pk=policy.pk)
-    )
-
-
 def attach_clocks(
-    incident: Incident, actor, *, kinds=(SlaKind.RESPONSE, SlaKind.RESOLUTION), retroactive: bool = False
+    incident: Incident,
+    actor,
+    *,
+    kinds=(SlaKind.RESPONSE, SlaKind.RESOLUTION),
+    retroactive: bool = False,
+    policies: list[SlaPolicy] | None = None,
 ) -> list[SlaClock]:
-    """Attach the matching clock of each kind, started at `opened_at`."""
+    """Attach the matching clock of each kind, started at `opened_at`; returns them (policies loaded).
+
+    Policies (with calendars) come from the configuration cache (`active_policies()`, or the
+    caller's `policies`). Usually nothing is due yet: the clocks are inserted with one INSERT and
+    their `started` timeline rows with another, in the order one-by-one saving would write them.
+    If a warning or the breach is due at once (an `opened_at` in the past, a retroactive clock),
+    each clock is saved, announced and fired in turn as before, so the timeline keeps the order
+    started, fired, started, fired. ETA tasks are queued after commit either way.
+    """
     now = timezone.now()
-    policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
-    history = state_history(incident)
+    if policies is None:
+        policies = active_policies()
+    history = _history(incident)
+    clocks = []
+    for kind in kinds:
+        policy = matching_policy(incident, kind, policies)
+        if policy is not None:
+            clocks.append(_new_clock(incident, policy, kind, history, now, retroactive=retroactive))
+    if not any(_fires_now(clock, now) for clock in clocks):
+        if clocks:
+            SlaClock.objects.bulk_create(clocks)
+            TimelineEvent.objects.bulk_create([_started_event(clock, incident, actor) for clock in clocks])
+        for clock in clocks:
+            _schedule(clock, now)
+        return clocks
+    # Something fires at once: one clock after the other as before. A fired action may change the
+    # incident (escalate, raise the priority), and the next kind is matched after it.
     attached = []
     for kind in kinds:
         policy = matching_policy(incident, kind, policies)
         if policy is None:
             continue
-        policy = _policy_with_calendar(policy)
-        clock = SlaClock(
-            incident=incident,
-            policy=policy,
-            kind=kind,
-            target_seconds=policy.target_minutes * 60,
-            started_at=incident.opened_at,
-        )
-        _recompute(clock, incident, history, actor, now, retroactive=retroactive)
+        clock = _new_clock(incident, policy, kind, history, now, retroactive=retroactive)
+        clock.save()
+        events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="started", at=clock.started_at)
+        _fire(clock, incident, now)
+        _schedule(clock, now)
         attached.append(clock)
     return attached
 
@@ -326,7 +415,7 @@ def policy_inputs_changed(incident: Incident, actor) -> None:
     Clocks that already stopped (a met response) are history and stay as they are.
     """
     now = timezone.now()
-    policies = list(SlaPolicy.objects.filter(active=True).order_by("id"))
+    policies = active_policies()  # one snapshot for the match and the attach
     live = {clock.kind: clock for clock in _live_clocks(incident)}
     stopped_kinds = set(
         SlaClock.objects.filter(incident=incident, stopped_at__isnull=False)
@@ -346,7 +435,7 @@ def policy_inputs_changed(incident: Incident, actor) -> None:
         if best is not None and incident.state not in (IncidentState.CLOSED, IncidentState.CANCELLED):
             to_attach.append(kind)
     if to_attach:
-        attach_clocks(incident, actor, kinds=to_attach, retroactive=True)
+        attach_clocks(incident, actor, kinds=to_attach, retroactive=True, policies=policies)
 
 
 def _cancel(clock: SlaClock, incident: Incident, actor, now: datetime, reason: str) -> None:

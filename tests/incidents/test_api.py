@@ -394,4 +394,4 @@ def test_create_via_api_query_budget(api, setup, make_user, sla_policies, django
 # configuration cache. What is left: auth, roles, service (+ owner group), number, INSERT, two
 # timeline rows, SLA attach (policies, history, 2 x policy + calendar + periods + holidays, 2 x clock
 # and timeline row), the event row, the savepoint pair and the user's groups (available transitions).
-BUDGET_CREATE = 23
+BUDGET_CREATE = 14
