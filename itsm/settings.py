@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "itsm.api.filters.FilterBackend",
         "itsm.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "itsm.api.pagination.PageNumberPagination",
