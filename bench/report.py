@@ -85,6 +85,12 @@ def format_table(results: dict[str, Any]) -> str:
     if load:
         before, after = (" ".join(f"{v:.2f}" for v in load[key]) for key in ("before", "after"))
         out.append(f"\nLoad average (1/5/15 min) on {results.get('cpus')} CPUs: before {before}, after {after}")
+    calibration = results.get("python_calibration_ms")
+    if calibration:
+        out.append(
+            f"Python speed: the calibration workload (bench/calibrate.py) took {calibration} ms; "
+            "compare runs together with it"
+        )
 
     rss = results.get("peak_rss_kb") or {}
     if rss:

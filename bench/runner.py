@@ -29,6 +29,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from bench import calibrate
 from bench.load import peak_rss_kb
 from bench.registry import Scenario, discover
 
@@ -354,8 +355,10 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     scenarios = select_scenarios(options.scenarios)
     started_at = datetime.now(UTC)
-    # Other work on the machine skews the numbers: the load averages say how much there was.
+    # Other work on the machine skews the numbers: the load averages say how much there was, and
+    # the calibration how fast this machine runs Python (machines of one kind differ up to 3x).
     load_before = os.getloadavg()
+    calibration_ms = calibrate.python_ms()
 
     with work_dir() as scratch:
         kept = prepare_database(options.db_name, options.keep_db)
@@ -434,6 +437,7 @@ def run(options: Options, log: Any = None) -> dict[str, Any]:
         "database": options.db_name,
         "cpus": os.cpu_count(),
         "load_average": {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]},
+        "python_calibration_ms": calibration_ms,
         "scenarios": [
             {
                 "name": s.name,

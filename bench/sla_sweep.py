@@ -58,6 +58,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench import calibrate
 from bench.runner import (
     MIGRATE_TIMEOUT,
     PG_HOST,
@@ -801,6 +802,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole benchmark; returns the results (see format_report)."""
     started_at = datetime.now(UTC)
     load_before = os.getloadavg()
+    calibration_ms = calibrate.python_ms()
     kept = prepare_database(args.db, args.keep_db)
     env = sweep_env(args.db, args.broker)
     say(f"database {args.db}: {'kept' if kept else 'created'}; migrating")
@@ -835,6 +837,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "before": [round(v, 2) for v in load_before],
         "after": [round(v, 2) for v in os.getloadavg()],
     }
+    results["python_calibration_ms"] = calibration_ms
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
 
@@ -859,6 +862,7 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(args.db)
     print(format_report(results))
     print(f"\nload average before {results['load_average']['before']}, after {results['load_average']['after']}")
+    print(f"Python speed: the calibration workload (bench/calibrate.py) took {results['python_calibration_ms']} ms")
     path = args.json or RESULTS_DIR / f"sla-sweep-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str))

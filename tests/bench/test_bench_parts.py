@@ -163,6 +163,19 @@ def test_table_shows_rows_errors_and_rss():
         line.split() for line in table.splitlines()
     ]
     assert "2/3/9" in table and "GET /x -> 503 down" in table and "2.0 MiB" in table
+    assert "Python speed" not in table  # no calibration recorded, no line
+
+    table = format_table({**results, "python_calibration_ms": 153.4})
+    assert "the calibration workload (bench/calibrate.py) took 153.4 ms" in table
+
+
+def test_calibration_is_a_repeatable_positive_time(monkeypatch):
+    from bench import calibrate
+
+    assert calibrate._workload(2_000) == calibrate._workload(2_000)  # a fixed workload
+    ticks = iter([0.0, 0.5, 1.0, 1.2, 2.0, 2.9])  # rounds of 0.5 s, 0.2 s and 0.9 s
+    monkeypatch.setattr(calibrate.time, "perf_counter", lambda: next(ticks))
+    assert calibrate.python_ms(rounds=3, n=10) == 200.0  # the best round
 
 
 @pytest.mark.django_db
