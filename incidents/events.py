@@ -10,11 +10,18 @@ from incidents.choices import TimelineType
 from incidents.models import Comment, Incident, TimelineEvent
 
 
-def _write(incident: Incident, type_: str, actor, data: dict, at: datetime | None = None) -> TimelineEvent:
+def _row(incident: Incident, type_: str, actor, data: dict, at: datetime | None = None) -> TimelineEvent:
+    """An unsaved event (`at` defaults to now when saved); `*_row` builders are for bulk inserts."""
     kwargs = {"incident": incident, "type": type_, "actor": actor if getattr(actor, "pk", None) else None, "data": data}
     if at is not None:
         kwargs["at"] = at
-    return TimelineEvent.objects.create(**kwargs)
+    return TimelineEvent(**kwargs)
+
+
+def _write(incident: Incident, type_: str, actor, data: dict, at: datetime | None = None) -> TimelineEvent:
+    event = _row(incident, type_, actor, data, at)
+    event.save(force_insert=True)
+    return event
 
 
 def created(incident: Incident, actor) -> TimelineEvent:
@@ -68,7 +75,7 @@ def unlinked(incident: Incident, actor, kind: str, target) -> TimelineEvent:
     return _write(incident, TimelineType.UNLINKED, actor, {"kind": kind, "target": target})
 
 
-def sla(
+def sla_row(
     incident: Incident,
     actor,
     *,
@@ -78,21 +85,31 @@ def sla(
     percent: int | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
-    return _write(
-        incident,
-        TimelineType.SLA,
-        actor,
-        {"policy": policy, "kind": kind, "event": event, "percent": percent},
-        at=at,
+    return _row(
+        incident, TimelineType.SLA, actor, {"policy": policy, "kind": kind, "event": event, "percent": percent}, at
     )
+
+
+def sla(incident: Incident, actor, **fields) -> TimelineEvent:
+    """A clock's event (`sla_row`'s fields: policy, kind, event, percent, at)."""
+    event = sla_row(incident, actor, **fields)
+    event.save(force_insert=True)
+    return event
 
 
 def alert(incident: Incident, actor, *, count: int, last_seen: str, **extra) -> TimelineEvent:
     return _write(incident, TimelineType.ALERT, actor, {"count": count, "last_seen": last_seen, **extra})
 
 
-def notified(incident: Incident, *, event: str, channel: str, recipient: str) -> TimelineEvent:
-    return _write(incident, TimelineType.NOTIFIED, None, {"event": event, "channel": channel, "recipient": recipient})
+def notified_row(incident: Incident, *, event: str, channel: str, recipient: str) -> TimelineEvent:
+    return _row(incident, TimelineType.NOTIFIED, None, {"event": event, "channel": channel, "recipient": recipient})
+
+
+def notified(incident: Incident, **fields) -> TimelineEvent:
+    """A notification sent about the incident (`notified_row`'s fields: event, channel, recipient)."""
+    event = notified_row(incident, **fields)
+    event.save(force_insert=True)
+    return event
 
 
 def workaround_applied(incident: Incident, actor, known_error: int) -> TimelineEvent:

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from communications.choices import Status
 from communications.models import Notification
 from communications.services import Emission, Subject, emit, emit_many
-from incidents.choices import TimelineType
+from incidents import events as timeline
 from incidents.models import Incident, TimelineEvent
 
 
@@ -91,11 +91,8 @@ def notified_entries(event_type: str, incident: Incident, notifications: list[No
     not recorded.
     """
     return [
-        TimelineEvent(
-            incident=incident,
-            type=TimelineType.NOTIFIED,
-            actor=None,
-            data={"event": event_type, "channel": notification.channel, "recipient": notification.recipient},
+        timeline.notified_row(
+            incident, event=event_type, channel=notification.channel, recipient=notification.recipient
         )
         for notification in notifications
         if notification.status != Status.SUPPRESSED

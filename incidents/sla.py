@@ -91,10 +91,7 @@ def active_policies() -> list[SlaPolicy]:
     missing = [pk for pk, policy in policies.items() if policy is None]
     if missing:
         policies.update(
-            (policy.pk, policy)
-            for policy in SlaPolicy.objects.filter(pk__in=missing)
-            .select_related("calendar")
-            .prefetch_related("calendar__working_periods", "calendar__holidays")
+            (policy.pk, policy) for policy in configcache.with_calendars(SlaPolicy.objects.filter(pk__in=missing))
         )
     return [policy for policy in policies.values() if policy is not None]
 
@@ -333,17 +330,6 @@ def _new_clock(
     return clock
 
 
-def _started_event(clock: SlaClock, incident: Incident, actor) -> TimelineEvent:
-    """The `sla` `started` timeline row of a new clock, exactly as `events.sla` writes it (unsaved)."""
-    return TimelineEvent(
-        incident=incident,
-        type=TimelineType.SLA,
-        actor=actor if getattr(actor, "pk", None) else None,
-        at=clock.started_at,
-        data={"policy": clock.policy_id, "kind": clock.kind, "event": "started", "percent": None},
-    )
-
-
 def _fires_now(clock: SlaClock, now: datetime) -> bool:
     """Whether `_fire` would fire anything on `clock` now (planned on a copy: `clock` is untouched)."""
     return bool(_plan(copy.copy(clock), now))
@@ -388,7 +374,12 @@ def attach_clocks(
     if not any(_fires_now(clock, now) for clock in clocks):
         if clocks:
             SlaClock.objects.bulk_create(clocks)
-            TimelineEvent.objects.bulk_create([_started_event(clock, incident, actor) for clock in clocks])
+            TimelineEvent.objects.bulk_create(
+                [
+                    events.sla_row(incident, actor, policy=c.policy_id, kind=c.kind, event="started", at=c.started_at)
+                    for c in clocks
+                ]
+            )
         for clock in clocks:
             _schedule(clock, now)
         return clocks
@@ -605,11 +596,7 @@ FIRE_FIELDS = ["warnings_fired", "breached_at", "breach_fired", "stage", "next_c
 
 
 def _policy_for_fire(policy_id: int) -> SlaPolicy:
-    return (
-        SlaPolicy.objects.select_related("calendar")
-        .prefetch_related("calendar__working_periods", "calendar__holidays")
-        .get(pk=policy_id)
-    )
+    return configcache.with_calendars(SlaPolicy.objects).get(pk=policy_id)
 
 
 def _locked_clock(clock_id: int, cache: dict | None) -> SlaClock | None:
@@ -684,12 +671,7 @@ def fire_many(clock_ids: list[int], now: datetime | None = None) -> int:
 
 
 def _policies_for_fire(policy_ids: set[int]) -> dict[int, SlaPolicy]:
-    return {
-        policy.pk: policy
-        for policy in SlaPolicy.objects.filter(pk__in=policy_ids)
-        .select_related("calendar")
-        .prefetch_related("calendar__working_periods", "calendar__holidays")
-    }
+    return {policy.pk: policy for policy in configcache.with_calendars(SlaPolicy.objects.filter(pk__in=policy_ids))}
 
 
 _STORE_FIRED_SQL = """
@@ -794,17 +776,14 @@ def _fire_batch(clock_ids: list[int], now: datetime) -> tuple[int, list[int]]:
     for clock, steps in planned:
         for step in steps:
             entries.append(
-                TimelineEvent(
-                    incident=clock.incident,
-                    type=TimelineType.SLA,
-                    actor=None,
+                events.sla_row(
+                    clock.incident,
+                    None,
+                    policy=clock.policy_id,
+                    kind=clock.kind,
+                    event=step.event,
+                    percent=step.percent,
                     at=step.at or timezone.now(),
-                    data={
-                        "policy": clock.policy_id,
-                        "kind": clock.kind,
-                        "event": step.event,
-                        "percent": step.percent,
-                    },
                 )
             )
             entries.extend(next(queued)[1])

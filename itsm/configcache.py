@@ -36,14 +36,14 @@ class Snapshot:
         return value if value is not None else DEFAULT_PRIORITY_MATRIX[(impact, urgency)]
 
 
+def with_calendars(policies):
+    """SLA policies (a queryset) with their business calendar, working periods and holidays loaded."""
+    return policies.select_related("calendar").prefetch_related("calendar__working_periods", "calendar__holidays")
+
+
 def load() -> Snapshot:
     """Read the configuration from the database (four queries)."""
-    policies = {
-        p.pk: p
-        for p in SlaPolicy.objects.select_related("calendar").prefetch_related(
-            "calendar__working_periods", "calendar__holidays"
-        )
-    }
+    policies = {p.pk: p for p in with_calendars(SlaPolicy.objects.all())}
     for policy in policies.values():
         policy.calendar.to_businesstime()  # converted once per snapshot, kept on the instance
     matrix = {(e.impact, e.urgency): e.priority for e in PriorityMatrixEntry.objects.all()}
@@ -74,11 +74,7 @@ def attach_policies(clocks) -> None:
     for clock in clocks:
         policy = policies.get(clock.policy_id)
         if policy is None:
-            policy = (
-                SlaPolicy.objects.select_related("calendar")
-                .prefetch_related("calendar__working_periods", "calendar__holidays")
-                .get(pk=clock.policy_id)
-            )
+            policy = with_calendars(SlaPolicy.objects).get(pk=clock.policy_id)
         clock.policy = policy
 
 

@@ -38,9 +38,7 @@ def _fast_checkbox_class(base):
     class RowCheckbox(base):
         """Unfold's action checkbox, its markup rendered once per (language, name)."""
 
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._parts: dict[tuple, tuple[str, str] | None] = {}
+        _parts: dict[tuple, tuple[str, str] | None]  # set by install() on the copied instance
 
         def render(self, name, value, attrs=None, renderer=None):
             if attrs is not None or renderer is not None or not isinstance(value, str) or not value:
