@@ -224,7 +224,7 @@ def measure_query(limit: int, runs: int = QUERY_RUNS) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents.sla import due_clock_ids
+    from incidents.sla.firing import due_clock_ids
 
     timings = []
     with CaptureQueriesContext(connection) as captured:
@@ -595,7 +595,7 @@ def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents.sla import fire_due, fire_many
+    from incidents.sla.firing import fire_due, fire_many
     from incidents.tasks import SWEEP_CHUNK
 
     with connection.cursor() as cursor:

@@ -886,9 +886,6 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     """Creation throughput with the broker up and down; then recovery through the sweep."""
     from communications.models import Notification
     from communications.tasks import sweep_notifications
-    from itsm.models import DomainEvent
-    from itsm.tasks import sweep_domain_events
-
     rounds = creation_rounds(args, env)
     normal_ids = [i for r in rounds if r["mode"] == "normal" for i in r["incident_ids"]]
     outage_ids = [i for r in rounds if r["mode"] == "outage" for i in r["incident_ids"]]
@@ -904,11 +901,10 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     }
     normal, down = result["normal"]["per_s"], result["outage"]["per_s"]
     result["ratio"] = round(down / normal, 3) if normal and down else None
-    # A create writes one `incident.opened` domain event; a worker turns it into the notification
-    # rows. With the broker down nothing was handed over: the events wait for the sweep.
-    opened = DomainEvent.objects.filter(name="incident.opened", payload__incident__in=outage_ids)
+    # A create writes its notification rows in its own transaction; with the broker down none was
+    # handed over: every outage row is pending, for the sweep.
     result["outage_incidents"] = len(outage_ids)
-    result["outage_events_pending_before"] = opened.filter(dispatched_at__isnull=True).count()
+    result["outage_rows_written"] = outage_rows.count()
     result["outage_rows_pending_before"] = outage_rows.filter(status="pending").count()
 
     workers.start()
@@ -921,8 +917,6 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     done, seconds = wait_until(normal_done, args.timeout, workers, note="normal-mode deliveries")
     result["normal_delivered"] = done
     result["normal_delivery_s"] = round(seconds, 2)
-    # Nothing of the outage may have gone out on its own: its events wait for the sweep.
-    result["outage_events_pending_after_normal"] = opened.filter(dispatched_at__isnull=True).count()
     result["outage_rows_sent_before_sweep"] = outage_rows.filter(status="sent").count()
     result["receiver_before_sweep"] = receiver.stats("/hook/outage")["requests"]
 
@@ -937,23 +931,19 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     def outage_done() -> tuple[bool, str]:
         # Like beat: on schedule, whether or not the previous sweep has run yet.
         if not sweeps or time.monotonic() - started >= sweeps[-1] + args.sweep_interval:
-            # On the real broker: the events' sweep (their notification rows get written), then
-            # the notifications' sweep (rows whose hand-off was lost).
-            sweep_domain_events.apply_async(kwargs={"older_than_seconds": args.sweep_grace})
+            # On the real broker: the notifications' sweep (rows whose hand-off was lost).
             sweep_notifications.apply_async()
             sweeps.append(round(time.monotonic() - started, 2))
-        events_left = opened.filter(dispatched_at__isnull=True).count()
         left = outage_rows.exclude(status="sent").count()
-        left_over_time.append((round(time.monotonic() - started, 2), events_left + left))
-        done = events_left == 0 and outage_rows.exists() and left == 0
-        return done, f"{events_left:,} outage events not dispatched, {left:,} outage rows not sent"
+        left_over_time.append((round(time.monotonic() - started, 2), left))
+        done = outage_rows.exists() and left == 0
+        return done, f"{left:,} outage rows not sent"
 
     done, seconds = wait_until(outage_done, args.timeout, workers, note="sweep")
     result["recovered"] = done
     result["recovery_s"] = round(seconds, 2)
     result["outage_rows"] = outage_rows.count()
-    sweep_domain_events.apply_async(kwargs={"older_than_seconds": 0})  # one more of each: nothing
-    sweep_notifications.apply_async()  # may be left to hand over, nothing sent twice
+    sweep_notifications.apply_async()  # one more: nothing may be left to hand over, nothing sent twice
     sweeps.append(round(time.monotonic() - started, 2))
     time.sleep(SETTLE_SECONDS + POLL_SECONDS * 4)
     result["sweeps_at_s"] = sweeps
@@ -977,8 +967,7 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
         and tally["duplicates"] == 0
         and set(result["statuses"]) == {"sent"}
         and set(result["attempts_per_row"]) == {"1"}
-        and result["outage_events_pending_after_normal"] == len(outage_ids)
-        and result["outage_rows_sent_before_sweep"] == 0
+        and result["outage_rows_pending_before"] == result["outage_rows_written"] > 0
     )
     return result
 
@@ -1216,9 +1205,9 @@ def format_report(results: dict[str, Any]) -> str:
         )
         rec = o["receiver"]
         out.append(
-            f"  outage incidents {o['outage_incidents']:,}: events pending {o['outage_events_pending_before']:,} "
-            f"after creation, {o['outage_events_pending_after_normal']:,} after the normal-mode deliveries "
-            f"({o['normal_delivery_s']} s); receiver had {o['receiver_before_sweep']:,} outage requests before "
+            f"  outage incidents {o['outage_incidents']:,}: {o['outage_rows_pending_before']:,} of "
+            f"{o['outage_rows_written']:,} rows pending after creation; normal-mode deliveries took "
+            f"{o['normal_delivery_s']} s; receiver had {o['receiver_before_sweep']:,} outage requests before "
             f"the sweep; {o['outage_rows']:,} outage rows in the end"
         )
         out.append(

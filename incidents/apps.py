@@ -9,14 +9,11 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from communications.registry import register_event_types
-        from incidents import subscribers
         from incidents.alerts.services import connect_signals as connect_alert_signals
-        from itsm import configcache, events
+        from itsm import configcache
 
         # Events this app emits beyond the ones communications ships rules for.
         register_event_types("incident.hold_reminder")
-        # Creation notifications are sent by a worker from the create's domain event.
-        events.subscribe(subscribers.OPENED, subscribers.send_opened_notifications)
         # SLA policies, calendars and the priority matrix are cached per process (creates and
         # lists read them); this app is their reader, so it wires their invalidation.
         configcache.connect()

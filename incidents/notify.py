@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 
 from communications.choices import Status
 from communications.models import Notification
-from communications.services import Emission, Subject, emit, emit_many
+from communications.services import Emission, Subject, emit_many
 from incidents import events as timeline
 from incidents.models import Incident, TimelineEvent
 
@@ -99,34 +99,6 @@ def notified_entries(event_type: str, incident: Incident, notifications: list[No
     ]
 
 
-def incident_event(
-    event_type: str,
-    incident: Incident,
-    actor,
-    *,
-    public: bool = True,
-    extra: dict | None = None,
-    recipients: list[str] | None = None,
-):
-    """Queue the notifications the rules ask for (plus explicit `recipients`), noting each on the timeline.
-
-    `recipients` are recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
-    "email:<address>", used by SLA policy actions that name who to tell.
-    """
-    notifications = emit(
-        event_type,
-        subject_for(incident),
-        _context(incident, actor, extra),
-        actor=actor,
-        public=public,
-        recipients=recipients or None,
-    )
-    noted = notified_entries(event_type, incident, notifications)
-    if noted:
-        TimelineEvent.objects.bulk_create(noted)  # one INSERT for the event's entries
-    return notifications
-
-
 @dataclass
 class IncidentEvent:
     """One `incident_event()` call, for `queue_incident_events()`."""
@@ -171,3 +143,34 @@ def queue_incident_events(events: list[IncidentEvent]) -> list[tuple[list[Notifi
         (notifications, notified_entries(e.event_type, e.incident, notifications))
         for e, notifications in zip(events, written, strict=True)
     ]
+
+
+def incident_events(occurrences: list[IncidentEvent]) -> list[list[Notification]]:
+    """Queue the notifications of several events of one use case together, noting each on the timeline.
+
+    The one way incident events reach communications: one `emit_many()` (the same rows, storm
+    control and idempotency as one `emit()` per event) and one INSERT of the `notified` entries.
+    Returns each event's notifications.
+    """
+    written = queue_incident_events(occurrences)
+    noted = [entry for _, entries in written for entry in entries]
+    if noted:
+        TimelineEvent.objects.bulk_create(noted)
+    return [notifications for notifications, _ in written]
+
+
+def incident_event(
+    event_type: str,
+    incident: Incident,
+    actor,
+    *,
+    public: bool = True,
+    extra: dict | None = None,
+    recipients: list[str] | None = None,
+) -> list[Notification]:
+    """Queue the notifications the rules ask for (plus explicit `recipients`) for one event.
+
+    `recipients` are recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
+    "email:<address>", used by SLA policy actions that name who to tell.
+    """
+    return incident_events([IncidentEvent(event_type, incident, actor, public, extra, recipients)])[0]

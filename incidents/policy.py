@@ -29,6 +29,17 @@ class Decision:
 
 ALLOW = Decision(True)
 
+SYSTEM_USERNAME = "system"  # the inactive account automatic actions (auto-close, SLA actions) run as
+
+
+def is_system(user) -> bool:
+    """The automation account: it cannot log in (inactive), and the product's own jobs act as it."""
+    return (
+        getattr(user, "username", None) == SYSTEM_USERNAME
+        and not getattr(user, "is_active", True)
+        and bool(getattr(user, "pk", None))
+    )
+
 
 def can_view(user, incident=None) -> Decision:
     """Every authenticated user with a role (or staff) reads incidents."""
@@ -47,6 +58,8 @@ def can_create(user) -> Decision:
 
 def can_change(user, incident) -> Decision:
     """May `user` update fields, comment, assign or run transitions on `incident` at all?"""
+    if is_system(user):
+        return ALLOW
     if getattr(user, "is_superuser", False) or roles.has_role(user, *EVERYWHERE_ROLES, roles.INTEGRATION):
         return ALLOW
     if roles.has_role(user, *GROUP_BOUND_ROLES):

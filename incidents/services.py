@@ -16,11 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from incidents import events, notify, policy, sla, subscribers
+from incidents import events, notify, policy, sla
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, IncidentSettings
 from itsm import configcache
-from itsm import events as itsm_events
 from itsm.exceptions import InvalidTransition, StaleRecord
 from itsm.models import AssignmentGroup
 from itsm.numbering import next_number
@@ -173,9 +172,8 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     """Log a new incident: number, derived priority, routing, timeline, SLA clocks, notifications.
 
     Routing: with no assignment group given, the service's owner group is used. The creation
-    notifications are an `incident.opened` domain event, sent by a worker after commit. The
-    returned instance carries what was attached: `opened_clocks` (SLA clocks, policies loaded)
-    and `opened_watcher_ids`.
+    (and first assignment) notifications go into the outbox in this transaction, as every
+    incident event's do, and are delivered after commit.
     """
     _require(policy.can_create(actor))
     unknown = set(fields) - set(EDITABLE_FIELDS) - set(CREATE_ONLY_FIELDS) - {"watchers"}
@@ -202,15 +200,11 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
         incident.watchers.add(user)
         events.watcher_added(incident, actor, user.pk)
     clocks = sla.attach_clocks(incident, actor)
-    # Notifications go out from a worker (incidents.subscribers): one outbox row here instead of
-    # the whole fan-out inside the request. Same notifications, same content, sent after commit.
-    notifications = ["incident.created"]
+    occurrences = [notify.IncidentEvent("incident.created", incident, actor)]
     if incident.assignee_id or incident.assignment_group_id:
-        notifications.append("incident.assigned")
-    itsm_events.publish(subscribers.OPENED, subscribers.opened_payload(incident, actor, notifications))
-    # What this call wrote, for a caller that shows it at once (the API's create response) without
-    # reading it back. Plain attributes, not the ORM's prefetch cache: `incident.sla_clocks.all()`
-    # still reads the database, so an instance kept and changed later never answers stale rows.
+        occurrences.append(notify.IncidentEvent("incident.assigned", incident, actor))
+    notify.incident_events(occurrences)
+    # What this call wrote, for the API's create response.
     incident.opened_clocks = clocks
     incident.opened_watcher_ids = sorted({user.pk for user in watchers})
     return incident
@@ -268,9 +262,18 @@ def assign(
 
 @transaction.atomic
 def run_transition(
-    incident: Incident | int, name: str, *, actor, payload: dict | None = None, expected_version: int | None = None
+    incident: Incident | int,
+    name: str,
+    *,
+    actor,
+    payload: dict | None = None,
+    expected_version: int | None = None,
+    automatic: bool = False,
 ) -> Incident:
-    """Run transition `name` with its body fields (see TRANSITION_FIELDS)."""
+    """Run transition `name` with its body fields (see TRANSITION_FIELDS).
+
+    `automatic` marks a transition the product ran by itself (auto-close) in its notification.
+    """
     if name not in TRANSITION_FIELDS:
         raise ValidationError({"name": [f"Unknown transition '{name}'. Known: {', '.join(TRANSITION_NAMES)}."]})
     payload = dict(payload or {})
@@ -321,7 +324,7 @@ def run_transition(
     reason = payload.get("reason")
     if name == "reopen":
         settings = IncidentSettings.current()
-        if not method._django_fsm.conditions_met(incident, source):
+        if not can_proceed(method):  # the reopen window (a condition of the transition)
             raise InvalidTransition(
                 incident.number,
                 name,
@@ -342,10 +345,12 @@ def run_transition(
     events.transitioned(incident, actor, name, source, incident.state)
     if reason:
         _add_comment(incident, actor, reason, Visibility.PUBLIC if name == "reopen" else Visibility.INTERNAL)
-    sla.state_changed(incident, actor, name, source)
-    notify.incident_event("incident.state_changed", incident, actor, extra={"transition": name, "from": source})
+    sla.state_changed(incident, actor, name)
+    extra = {"transition": name, "from": source, **({"automatic": True} if automatic else {})}
+    occurrences = [notify.IncidentEvent("incident.state_changed", incident, actor, extra=extra)]
     if "assignment_group" in assign_changed or "assignee" in assign_changed:
-        notify.incident_event("incident.assigned", incident, actor)
+        occurrences.append(notify.IncidentEvent("incident.assigned", incident, actor))
+    notify.incident_events(occurrences)
     return incident
 
 
@@ -514,29 +519,21 @@ def auto_close_due(now=None, limit: int = 500) -> int:
     closed = 0
     system = system_user()
     for incident_id in ids:
+        # The agents' close, run as the system: timeline, SLA clocks, notifications, and whatever
+        # the transition gains later. Reopened or closed meanwhile: the lock shows it, skip it.
         with transaction.atomic():
             incident = _lock(incident_id)
             if incident.state != IncidentState.RESOLVED or incident.resolved_at > cutoff:
-                continue  # someone reopened or closed it meanwhile
-            source = incident.state
-            incident.close()
-            _save(incident)
-            events.transitioned(incident, system, "close", source, incident.state)
-            sla.state_changed(incident, system, "close", source)
-            notify.incident_event(
-                "incident.state_changed",
-                incident,
-                system,
-                extra={"transition": "close", "from": source, "automatic": True},
-            )
-            closed += 1
+                continue
+            run_transition(incident, "close", actor=system, automatic=True)
+        closed += 1
     return closed
 
 
 def system_user():
     """The account automatic actions are recorded under."""
     user, _ = User.objects.get_or_create(
-        username="system", defaults={"first_name": "ITSM", "last_name": "automation", "is_active": False}
+        username=policy.SYSTEM_USERNAME, defaults={"first_name": "ITSM", "last_name": "automation", "is_active": False}
     )
     return user
 

@@ -3,20 +3,21 @@
 from celery import shared_task
 from django.utils import timezone
 
-from incidents import services, sla
+from incidents import services
+from incidents.sla import firing
 from itsm.queue import send_now
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def check_sla_clock(clock_id: int) -> bool:
     """ETA task: fire what is due on one clock (no-op when already fired or rescheduled)."""
-    return sla.fire_due(clock_id)
+    return firing.fire_due(clock_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def fire_sla_clocks(clock_ids: list[int]) -> int:
-    """A chunk of the sweep: fired as one batch (sla.fire_many), one by one where the batch cannot."""
-    return sla.fire_many(clock_ids)
+    """A chunk of the sweep: fired as one batch (firing.fire_many), one by one where the batch cannot."""
+    return firing.fire_many(clock_ids)
 
 
 SWEEP_CHUNK = 100
@@ -31,16 +32,16 @@ def sweep_sla_clocks(limit: int = SWEEP_LIMIT, inline_below: int = 20, chunk: in
 
     A handful is fired in this task; a larger backlog is published in chunks (fire_sla_clocks) so
     every worker process helps. Clocks published by an earlier sweep are not published again while
-    their lease lasts (sla.SWEEP_LEASE). Firing is exactly-once per clock either way (row lock + markers).
+    their lease lasts (firing.SWEEP_LEASE). Firing is exactly-once per clock either way (row lock + markers).
     """
-    ids = sla.claim_due_clocks(timezone.now(), limit=limit)
+    ids = firing.claim_due_clocks(timezone.now(), limit=limit)
     if len(ids) < inline_below:
-        sla.fire_many(ids)
+        firing.fire_many(ids)
     else:
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             if not send_now(fire_sla_clocks, part):
-                sla.release_clocks(part)
+                firing.release_clocks(part)
     return len(ids)
 
 

@@ -8,12 +8,19 @@ import logging
 from functools import partial
 
 from django.db import transaction
+from kombu.utils.imports import symbol_by_name
 
 logger = logging.getLogger(__name__)
 
 
 def send_now(task, *args, **options) -> bool:
-    """Publish one task; never raises. Returns False when the broker could not take it."""
+    """Publish one task (the task, or its dotted name); never raises. False when the broker could not take it.
+
+    A name lets a module queue a task whose module imports it (no import cycle); it is resolved
+    when sent, so eager mode in tests runs it as it would the task itself.
+    """
+    if isinstance(task, str):
+        task = symbol_by_name(task)
     try:
         # retry=False: a down broker must cost the web request milliseconds, not the retry policy.
         task.apply_async(args=args, retry=False, **options)

@@ -7,6 +7,7 @@ from freezegun import freeze_time
 
 from incidents import services, sla
 from incidents.models import Incident, SlaClock
+from incidents.sla import firing
 from incidents.tasks import sweep_sla_clocks
 from itsm import roles
 from itsm.models import BusinessCalendar, Holiday, SlaPolicy
@@ -84,6 +85,8 @@ def test_hold_spanning_a_weekend(desk, business):
     with freeze_time("2026-11-26 09:00:00"):  # Thursday 10:00 CET
         incident = open_p2(agent, service)
         services.start(incident, actor=agent)
+    with freeze_time("2026-11-26 17:00:00"):  # Thursday 18:00: 8 of 16 h, the 50 % warning's moment
+        assert sweep_sla_clocks() == 1
     with freeze_time("2026-11-27 11:00:00"):  # Friday 12:00
         services.hold(incident, actor=agent, hold_reason="awaiting_vendor")
         paused = clock(incident, "resolution")
@@ -219,8 +222,8 @@ def test_warnings_and_breach_fire_once(desk, django_capture_on_commit_callbacks)
         resolution = clock(incident, "resolution")
         assert resolution.next_check_at == utc(2026, 6, 1, 8, 50)
     with freeze_time("2026-06-01 09:20:00"):  # past 50 and 75 percent
-        assert sla.fire_due(resolution.pk) is True
-        assert sla.fire_due(resolution.pk) is False  # nothing due any more: a second delivery is a no-op
+        assert firing.fire_due(resolution.pk) is True
+        assert firing.fire_due(resolution.pk) is False  # nothing due any more: a second delivery is a no-op
         resolution.refresh_from_db()
         assert resolution.warnings_fired == [50, 75] and resolution.next_check_at == utc(2026, 6, 1, 9, 30)
     with freeze_time("2026-06-01 12:00:00"):  # long past the breach: the sweep catches it
@@ -242,8 +245,8 @@ def test_due_clock_query_uses_next_check_at(desk):
     with freeze_time("2026-06-01 08:00:00"):
         incident = open_p2(agent, service)
     resolution = clock(incident, "resolution")
-    assert sla.due_clock_ids(utc(2026, 6, 1, 8, 59)) == []
-    assert sla.due_clock_ids(utc(2026, 6, 1, 9, 0)) == [resolution.pk]
+    assert firing.due_clock_ids(utc(2026, 6, 1, 8, 59)) == []
+    assert firing.due_clock_ids(utc(2026, 6, 1, 9, 0)) == [resolution.pk]
 
 
 def test_api_shows_clocks_and_filters_breached(api, desk):
@@ -254,7 +257,7 @@ def test_api_shows_clocks_and_filters_breached(api, desk):
         late = open_p2(agent, service)
         on_time = services.open_incident(actor=agent, title="fine", impact=3, urgency=3)
     with freeze_time("2026-06-01 10:00:00"):
-        sla.fire_due(clock(late, "resolution").pk)
+        firing.fire_due(clock(late, "resolution").pk)
         client = api.as_user(agent)
         body = client.get(f"/api/v1/incidents/{late.id}/").json()
         assert body["sla"][0]["stage"] == "breached"
@@ -281,7 +284,7 @@ def test_api_shows_clocks_and_filters_breached(api, desk):
 def test_breach_actions_notify_named_people_and_escalate(desk, make_user):
     agent, group, service = desk
     manager = make_user(roles.RESOLVER, username="boss", email="boss@example.com")
-    tier2 = AssignmentGroupFactory(name="Tier 2")
+    tier2 = AssignmentGroupFactory(name="Tier 2", manager=manager)  # the breach is told to the new owner's manager
     group.manager = manager
     group.escalation_group = tier2
     group.save()
@@ -299,7 +302,7 @@ def test_breach_actions_notify_named_people_and_escalate(desk, make_user):
     with freeze_time("2026-06-01 08:00:00"):
         incident = open_p2(agent, service)
     with freeze_time("2026-06-01 09:05:00"):
-        assert sla.fire_due(clock(incident, "resolution").pk)
+        assert firing.fire_due(clock(incident, "resolution").pk)
     incident.refresh_from_db()
     assert incident.assignment_group == tier2  # escalated to the next tier
     assert incident.reassignment_count == 1
@@ -315,14 +318,14 @@ def test_sweep_lease_claims_a_due_clock_once_until_fired_or_expired(desk):
     with freeze_time("2026-06-01 08:00:00"):
         resolution = clock(open_p2(agent, service), "resolution")
     now = utc(2026, 6, 1, 9, 5)
-    assert sla.claim_due_clocks(now) == [resolution.pk]
-    assert sla.claim_due_clocks(now + timedelta(seconds=30)) == []  # published already: not again
-    assert sla.claim_due_clocks(now + sla.SWEEP_LEASE + timedelta(seconds=1)) == [resolution.pk]  # lost: retried
-    with freeze_time(now + sla.SWEEP_LEASE + timedelta(seconds=2)):
-        assert sla.fire_due(resolution.pk) is True
+    assert firing.claim_due_clocks(now) == [resolution.pk]
+    assert firing.claim_due_clocks(now + timedelta(seconds=30)) == []  # published already: not again
+    assert firing.claim_due_clocks(now + firing.SWEEP_LEASE + timedelta(seconds=1)) == [resolution.pk]  # lost: retried
+    with freeze_time(now + firing.SWEEP_LEASE + timedelta(seconds=2)):
+        assert firing.fire_due(resolution.pk) is True
     resolution.refresh_from_db()
     assert resolution.queued_at is None and resolution.breach_fired and resolution.next_check_at is None
-    assert sla.claim_due_clocks(now + timedelta(hours=1)) == []
+    assert firing.claim_due_clocks(now + timedelta(hours=1)) == []
 
 
 def test_sweep_publishes_chunks_that_fire_each_clock_once(desk, monkeypatch):
@@ -359,4 +362,4 @@ def test_failed_publication_releases_the_lease(desk, monkeypatch):
         assert tasks.sweep_sla_clocks(inline_below=0) == 1
         resolution.refresh_from_db()
         assert resolution.queued_at is None and not resolution.breach_fired
-        assert sla.claim_due_clocks() == [resolution.pk]  # the next sweep takes it again
+        assert firing.claim_due_clocks() == [resolution.pk]  # the next sweep takes it again

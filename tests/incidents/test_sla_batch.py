@@ -1,4 +1,4 @@
-"""Batch firing (sla.fire_many): the same warnings, breaches, timeline and notifications as firing
+"""Batch firing (firing.fire_many): the same warnings, breaches, timeline and notifications as firing
 clock by clock, exactly once, a failing clock never holding back its chunk, statements per chunk flat."""
 
 from datetime import UTC, datetime
@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from communications.models import Notification
-from incidents import notify, services, sla
+from incidents import services
 from incidents.models import Incident, SlaClock
+from incidents.sla import firing
 from itsm import roles
 from itsm.models import BusinessCalendar, SlaPolicy
 from tests.factories import AssignmentGroupFactory, ServiceFactory
@@ -87,8 +88,8 @@ def test_a_chunk_writes_what_firing_clock_by_clock_writes(desk):
     batched = open_incidents(desk, 3) + open_incidents(desk, 1, assigned=False)
     for moment in ("2026-06-01 09:20:00", "2026-06-01 12:00:00"):  # 50 + 75 %, then 90 % and the breach
         with freeze_time(moment):
-            assert all(sla.fire_due(clock_of(i).pk) for i in alone)
-            assert sla.fire_many([clock_of(i).pk for i in batched]) == len(batched)
+            assert all(firing.fire_due(clock_of(i).pk) for i in alone)
+            assert firing.fire_many([clock_of(i).pk for i in batched]) == len(batched)
     for one, other in zip(alone, batched, strict=True):
         assert timeline(other) == timeline(one)
         assert notifications(other) == notifications(one)
@@ -108,9 +109,9 @@ def test_each_threshold_fires_once_however_often_the_chunk_comes(desk):
     incidents = open_incidents(desk, 4)
     ids = [clock_of(i).pk for i in incidents]
     with freeze_time("2026-06-01 10:00:00"):
-        assert sla.fire_many(ids + ids[:2]) == 4  # a repeated id in a chunk is fired once
-        assert sla.fire_many(ids) == 0  # nothing due any more
-        assert sla.fire_due(ids[0]) is False  # the ETA task arriving late is a no-op
+        assert firing.fire_many(ids + ids[:2]) == 4  # a repeated id in a chunk is fired once
+        assert firing.fire_many(ids) == 0  # nothing due any more
+        assert firing.fire_due(ids[0]) is False  # the ETA task arriving late is a no-op
     for incident in incidents:
         assert incident.timeline.filter(type="sla", data__event="breached").count() == 1
         assert clock_of(incident).next_check_at is None
@@ -120,10 +121,10 @@ def test_the_lease_is_cleared_for_fired_and_for_stale_clocks(desk):
     resolution_policy(warning_thresholds=[])
     fired, stale = open_incidents(desk, 2)
     with freeze_time("2026-06-01 10:00:00"):
-        assert sorted(sla.claim_due_clocks()) == sorted([clock_of(fired).pk, clock_of(stale).pk])
-        assert sla.fire_due(clock_of(stale).pk)  # the ETA task won: the sweep's message is stale now
+        assert sorted(firing.claim_due_clocks()) == sorted([clock_of(fired).pk, clock_of(stale).pk])
+        assert firing.fire_due(clock_of(stale).pk)  # the ETA task won: the sweep's message is stale now
         SlaClock.objects.filter(pk=clock_of(stale).pk).update(queued_at=datetime(2026, 6, 1, 10, 0, tzinfo=UTC))
-        assert sla.fire_many([clock_of(fired).pk, clock_of(stale).pk]) == 1
+        assert firing.fire_many([clock_of(fired).pk, clock_of(stale).pk]) == 1
     assert not SlaClock.objects.filter(queued_at__isnull=False).exists()
 
 
@@ -131,39 +132,39 @@ def test_a_clock_that_fails_does_not_hold_back_its_chunk(desk, monkeypatch, capl
     resolution_policy(warning_thresholds=[])
     incidents = open_incidents(desk, 4)
     broken = clock_of(incidents[1]).pk
-    plan = sla._plan
+    plan = firing._plan
 
     def failing(clock, now):
         if clock.pk == broken:
             raise RuntimeError("calendar exploded")
         return plan(clock, now)
 
-    monkeypatch.setattr(sla, "_plan", failing)
+    monkeypatch.setattr(firing, "_plan", failing)
     with freeze_time("2026-06-01 10:00:00"):
-        ids = sla.claim_due_clocks()
-        assert sla.fire_many(ids) == 3
+        ids = firing.claim_due_clocks()
+        assert firing.fire_many(ids) == 3
     assert f"SLA clock {broken} could not fire" in caplog.text
     for incident in incidents:
         breaches = incident.timeline.filter(type="sla", data__event="breached").count()
         assert breaches == (0 if clock_of(incident).pk == broken else 1)
     failed = SlaClock.objects.get(pk=broken)
     assert not failed.breach_fired and failed.queued_at is not None  # leased: a later sweep retries it
-    monkeypatch.setattr(sla, "_plan", plan)
+    monkeypatch.setattr(firing, "_plan", plan)
     with freeze_time("2026-06-01 10:10:00"):  # the lease expired, the calendar is fixed
-        assert sla.claim_due_clocks() == [broken]
-        assert sla.fire_many([broken]) == 1
+        assert firing.claim_due_clocks() == [broken]
+        assert firing.fire_many([broken]) == 1
 
 
 def test_a_batch_that_fails_fires_its_clocks_one_by_one(desk, monkeypatch, caplog):
     resolution_policy(warning_thresholds=[])
     incidents = open_incidents(desk, 3)
 
-    def broken(events):
+    def broken(clocks):
         raise RuntimeError("the batch cannot be written")
 
-    monkeypatch.setattr(notify, "queue_incident_events", broken)
+    monkeypatch.setattr(firing, "_store_fired", broken)
     with freeze_time("2026-06-01 10:00:00"):
-        assert sla.fire_many([clock_of(i).pk for i in incidents]) == 3
+        assert firing.fire_many([clock_of(i).pk for i in incidents]) == 3
     assert "could not fire as a batch" in caplog.text
     for incident in incidents:
         assert incident.timeline.filter(type="sla", data__event="breached").count() == 1
@@ -172,13 +173,13 @@ def test_a_batch_that_fails_fires_its_clocks_one_by_one(desk, monkeypatch, caplo
 
 def test_actions_that_change_the_incident_fire_one_by_one_within_the_chunk(desk):
     agent, group, service = desk
-    tier2 = AssignmentGroupFactory(name="Tier 2")
+    tier2 = AssignmentGroupFactory(name="Tier 2", manager=group.manager)  # the breach is told to the new owner
     group.escalation_group = tier2
     group.save()
     resolution_policy(warning_thresholds=[], actions={"breach": ["notify_group_manager", "reassign_escalation_group"]})
     escalated = open_incidents(desk, 2)
     with freeze_time("2026-06-01 10:00:00"):
-        assert sla.fire_many([clock_of(i).pk for i in escalated]) == 2
+        assert firing.fire_many([clock_of(i).pk for i in escalated]) == 2
     for incident in escalated:
         incident.refresh_from_db()
         assert incident.assignment_group == tier2
@@ -193,7 +194,7 @@ def test_named_users_are_told(desk, make_user):
     resolution_policy(warning_thresholds=[], actions={"breach": [{"notify_users": [named.pk]}]})
     incidents = open_incidents(desk, 2)
     with freeze_time("2026-06-01 10:00:00"):
-        sla.fire_many([clock_of(i).pk for i in incidents])
+        firing.fire_many([clock_of(i).pk for i in incidents])
     for incident in incidents:
         assert Notification.objects.filter(subject_id=incident.pk, recipient="duty@example.com").count() == 1
         assert incident.timeline.filter(type="notified", data__recipient="duty@example.com").count() == 1
@@ -209,7 +210,7 @@ def test_notifications_are_handed_to_celery_once_per_chunk(desk, django_capture_
         incidents = open_incidents(desk, 3)
     published.clear()
     with freeze_time("2026-06-01 10:00:00"), django_capture_on_commit_callbacks(execute=True):
-        sla.fire_many([clock_of(i).pk for i in incidents])
+        firing.fire_many([clock_of(i).pk for i in incidents])
     pending = Notification.objects.filter(event="sla.breached", status="pending")
     assert len(published) == 1 and sorted(published[0]) == sorted(pending.values_list("pk", flat=True))
 
@@ -218,12 +219,12 @@ def test_statements_per_chunk_do_not_grow_with_its_size(desk):
     resolution_policy(warning_thresholds=[])
     warm_up, small, large = open_incidents(desk, 1), open_incidents(desk, 3), open_incidents(desk, 12)
     with freeze_time("2026-06-01 10:00:00"):  # the system user and the notification configuration, read once
-        sla.fire_many([clock_of(warm_up[0]).pk])
+        firing.fire_many([clock_of(warm_up[0]).pk])
 
     def statements(incidents) -> int:
         ids = [clock_of(i).pk for i in incidents]
         with freeze_time("2026-06-01 10:00:00"), CaptureQueriesContext(connection) as ctx:
-            assert sla.fire_many(ids) == len(incidents)
+            assert firing.fire_many(ids) == len(incidents)
         return len(ctx.captured_queries)
 
     few, many = statements(small), statements(large)

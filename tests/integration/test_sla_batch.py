@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from communications.models import Notification
-from incidents import services, sla
+from incidents import services
 from incidents.models import Incident, SlaClock, TimelineEvent
+from incidents.sla import firing
 from itsm import roles
 from itsm.models import BusinessCalendar, SlaPolicy
 from tests.factories import AssignmentGroupFactory
@@ -75,7 +76,7 @@ def test_a_clock_locked_elsewhere_is_skipped_by_the_batch_and_fired_once_it_is_f
     assert holding.wait(10)
     threading.Timer(1.0, release.set).start()
     started = time.monotonic()
-    assert sla.fire_many(ids) == 4
+    assert firing.fire_many(ids) == 4
     assert time.monotonic() - started >= 0.9  # the locked clock waited for its lock (not skipped for good)
     holder.join(10)
     assert breaches(ids) == {pk: 1 for pk in ids}
@@ -89,7 +90,7 @@ def test_a_clock_fired_elsewhere_while_the_batch_runs_fires_once(due_clocks):
     def eta_task_firing() -> None:  # fire_due holding the row lock until it commits
         try:
             with transaction.atomic():
-                assert sla.fire_due(ids[0])
+                assert firing.fire_due(ids[0])
                 holding.set()
                 release.wait(10)
         finally:
@@ -99,7 +100,7 @@ def test_a_clock_fired_elsewhere_while_the_batch_runs_fires_once(due_clocks):
     worker.start()
     assert holding.wait(10)
     threading.Timer(0.5, release.set).start()
-    assert sla.fire_many(ids) == 2  # the first was fired by the ETA task: not again
+    assert firing.fire_many(ids) == 2  # the first was fired by the ETA task: not again
     worker.join(10)
     assert breaches(ids) == {pk: 1 for pk in ids}
 
@@ -113,7 +114,7 @@ def test_overlapping_chunks_in_parallel_fire_each_clock_once(due_clocks):
     def run(i: int) -> None:
         try:
             barrier.wait()
-            results[i] = sla.fire_many(chunks[i])
+            results[i] = firing.fire_many(chunks[i])
         except Exception as exc:  # asserted below
             results[i] = exc
         finally:
@@ -139,7 +140,7 @@ def test_statements_per_chunk_on_postgresql(due_clocks, size):
     services.system_user()
     snapshot.current()  # the notification configuration, cached per process
     with CaptureQueriesContext(connection) as ctx:
-        assert sla.fire_many(ids) == size
+        assert firing.fire_many(ids) == size
     # Clocks (SKIP LOCKED), policies + calendars (3), system user, watchers, the emit (users,
     # groups, subscriptions, storm control 2, keys, INSERT + savepoints), timeline INSERT,
     # clocks UPDATE ... FROM unnest, BEGIN/COMMIT: the same for 10 or 50 clocks.
