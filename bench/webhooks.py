@@ -886,6 +886,7 @@ def outage(args: argparse.Namespace, env: dict[str, str], workers: Workers, rece
     """Creation throughput with the broker up and down; then recovery through the sweep."""
     from communications.models import Notification
     from communications.tasks import sweep_notifications
+
     rounds = creation_rounds(args, env)
     normal_ids = [i for r in rounds if r["mode"] == "normal" for i in r["incident_ids"]]
     outage_ids = [i for r in rounds if r["mode"] == "outage" for i in r["incident_ids"]]
