@@ -19,9 +19,8 @@ from django_fsm import can_proceed
 from incidents import events, notify, policy, sla
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, IncidentSettings
-from itsm import configcache
 from itsm.exceptions import InvalidTransition, StaleRecord
-from itsm.models import AssignmentGroup
+from itsm.models import AssignmentGroup, PriorityMatrixEntry
 from itsm.numbering import next_number
 
 User = get_user_model()
@@ -132,7 +131,7 @@ def _apply_changes(incident: Incident, changes: dict, actor) -> dict[str, tuple[
             setattr(incident, field, value)
             changed[field] = (old, new)
     if "impact" in changed or "urgency" in changed:
-        priority = configcache.priority_for(incident.impact, incident.urgency)
+        priority = PriorityMatrixEntry.objects.priority_for(incident.impact, incident.urgency)
         if priority != incident.priority:
             changed["priority"] = (incident.priority, priority)
             incident.priority = priority
@@ -190,7 +189,7 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     _validate(incident, changes)
     for field, value in changes.items():
         setattr(incident, field, value)
-    incident.priority = configcache.priority_for(incident.impact, incident.urgency)
+    incident.priority = PriorityMatrixEntry.objects.priority_for(incident.impact, incident.urgency)
     incident.number = next_number("incident")
     incident.save()
     events.created(incident, actor)

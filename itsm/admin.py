@@ -241,6 +241,7 @@ def import_country_holidays(calendar: BusinessCalendar, country: str, year: int,
     existing = set(calendar.holidays.values_list("date", flat=True))
     new = [Holiday(calendar=calendar, date=d, name=str(n)[:150]) for d, n in sorted(found.items()) if d not in existing]
     Holiday.objects.bulk_create(new)
+    BusinessCalendar.touch(calendar.pk)  # a bulk insert sends no signal: its SLA clocks read the new days
     calendar.save(update_fields=["updated_at"])
     return len(new)
 

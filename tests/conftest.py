@@ -25,9 +25,11 @@ def _clear_cache():
 
     from itsm import procache
     from itsm.api import throttling
+    from itsm.models.calendars import forget_values
 
     cache.clear()
     procache.clear_all()
+    forget_values()  # ids and frozen times repeat between tests
     throttling.forget_local_grants()
 
 

@@ -4,13 +4,13 @@ The ORM's prefetch built a model instance per SLA clock (policy joined: its four
 decoded per clock) and a User per watcher, then cloned a queryset per row to read them back:
 that was most of a list page's time. Here the watchers are the m2m table's (incident, user) id
 pairs, and the clocks are rows of the columns `incidents.sla.clock_view` reads, with their
-policy (and its business calendar) from the per-process configuration cache.
+policy (and its business calendar, whose value is cached per process) in one more query.
 """
 
 from collections.abc import Sequence
 
 from incidents.models import Incident, SlaClock
-from itsm import configcache
+from itsm.models import SlaPolicy
 
 # What `sla.clock_view` (and `sla.current_elapsed`) read from a clock, besides `policy`.
 CLOCK_COLUMNS = (
@@ -53,12 +53,11 @@ def load(incidents: Sequence[Incident]) -> None:
     rows = through.objects.filter(incident_id__in=by_id).order_by("user_id").values_list("incident_id", "user_id")
     for incident_id, user_id in rows:
         by_id[incident_id]._api_watchers.append(user_id)
-    policies = configcache.current().policies
-    clocks = SlaClock.objects.filter(incident_id__in=by_id).order_by("id").values_list(*CLOCK_COLUMNS)
+    clocks = list(SlaClock.objects.filter(incident_id__in=by_id).order_by("id").values_list(*CLOCK_COLUMNS))
+    ids = {values[2] for values in clocks}
+    policies = {p.pk: p for p in SlaPolicy.objects.filter(pk__in=ids).select_related("calendar")} if ids else {}
     for values in clocks:
-        row = ClockRow(values, policies.get(values[2]))
-        if row.policy is None:  # a policy this transaction created (not in the snapshot yet)
-            configcache.attach_policies([row])
+        row = ClockRow(values, policies[values[2]])
         by_id[row.incident_id]._api_clocks.append(row)
 
 

@@ -13,8 +13,7 @@ from rest_framework.settings import api_settings
 
 from incidents import services
 from incidents.choices import Channel, HoldReason, ResolutionCode, Visibility
-from incidents.models import Comment, Incident, SlaClock, TimelineEvent
-from itsm import configcache
+from incidents.models import Comment, Incident, TimelineEvent
 from itsm.api.serializers import StrictSerializer
 from itsm.choices import Impact
 from itsm.models import AssignmentGroup, Category, Service
@@ -168,13 +167,10 @@ class IncidentSerializer(serializers.ModelSerializer):
         from incidents.sla import clock_view
 
         # The view loads clocks as plain rows with their policy (`incidents.api.related`); any other
-        # caller gets the model's clocks, with policies and calendars from the configuration cache.
+        # caller gets the model's clocks with their policies and calendars.
         clocks = getattr(obj, "_api_clocks", None)
         if clocks is None:
-            clocks = list(obj.sla_clocks.all())
-            missing = [clock for clock in clocks if not SlaClock.policy.is_cached(clock)]
-            if missing:
-                configcache.attach_policies(missing)
+            clocks = list(obj.sla_clocks.select_related("policy__calendar"))
         now = timezone.now()
         return [clock_view(clock, now) for clock in clocks]
 

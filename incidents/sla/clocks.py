@@ -11,16 +11,15 @@ or the sweep's own transaction, after this use case committed.
 
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from incidents import events
 from incidents.choices import IncidentState, TimelineType
 from incidents.models import Incident, SlaClock, TimelineEvent
 from incidents.models.sla import LIVE_STAGES, ClockStage
-from itsm import businesstime, configcache
+from itsm import businesstime
 from itsm.choices import SlaKind
-from itsm.models import BusinessCalendar, SlaPolicy
+from itsm.models import SlaPolicy
 from itsm.queue import enqueue_on_commit
 
 from .replay import Interval, calendar_of, matching_policy, next_check, percent, replay
@@ -28,31 +27,13 @@ from .replay import Interval, calendar_of, matching_policy, next_check, percent,
 ETA_HORIZON = timedelta(hours=1)  # further than this, the minute sweep is the scheduler
 CHECK_TASK = "incidents.tasks.check_sla_clock"  # by name: the tasks module imports this one
 
-CALENDAR_PREFETCH = Prefetch(
-    "policy__calendar", queryset=BusinessCalendar.objects.prefetch_related("working_periods", "holidays")
-)
+# A clock's policy and calendar; the calendar's periods and holidays come from its cached value.
+CALENDAR_PREFETCH = "policy__calendar"
 
 
 def active_policies() -> list[SlaPolicy]:
-    """Active SLA policies (calendars loaded) in id order: which ones from the database, instances cached.
-
-    One small query reads the active policies' ids and `updated_at`, so a policy another process
-    committed a moment ago applies at once. The instances with their converted calendars come from
-    the per-process configuration cache; a policy it lacks at that `updated_at` is read from the
-    database. Cached instances are shared: read them, never change or save them.
-    """
-    rows = SlaPolicy.objects.filter(active=True).order_by("id").values_list("id", "updated_at")
-    cached = configcache.current().policies
-    policies: dict[int, SlaPolicy | None] = {}
-    for pk, updated_at in rows:
-        policy = cached.get(pk)
-        policies[pk] = policy if policy is not None and policy.updated_at == updated_at and policy.active else None
-    missing = [pk for pk, policy in policies.items() if policy is None]
-    if missing:
-        policies.update(
-            (policy.pk, policy) for policy in configcache.with_calendars(SlaPolicy.objects.filter(pk__in=missing))
-        )
-    return [policy for policy in policies.values() if policy is not None]
+    """Active SLA policies with their calendars, in id order (one query; calendar values are cached)."""
+    return list(SlaPolicy.objects.filter(active=True).select_related("calendar").order_by("id"))
 
 
 def state_history(incident: Incident) -> list[Interval]:
@@ -170,8 +151,7 @@ def _live_clocks(incident: Incident):
     return (
         SlaClock.objects.select_for_update(of=("self",))
         .filter(incident=incident, stage__in=LIVE_STAGES, stopped_at__isnull=True)
-        .select_related("policy")
-        .prefetch_related(CALENDAR_PREFETCH)
+        .select_related("policy__calendar")
     )
 
 
@@ -236,8 +216,7 @@ def state_changed(incident: Incident, actor, transition: str) -> None:
             SlaClock.objects.select_for_update(of=("self",))
             .filter(incident=incident, kind=SlaKind.RESOLUTION, stopped_at__isnull=False)
             .exclude(stage=ClockStage.CANCELLED)
-            .select_related("policy")
-            .prefetch_related(CALENDAR_PREFETCH)
+            .select_related("policy__calendar")
             .order_by("-id")
             .first()
         )

@@ -28,7 +28,7 @@ from django.utils import timezone
 from incidents import events, notify, services
 from incidents.models import Incident, SlaClock, TimelineEvent
 from incidents.models.sla import ClockStage
-from itsm import businesstime, configcache
+from itsm import businesstime
 from itsm.models import SlaPolicy
 
 from .clocks import schedule
@@ -126,7 +126,7 @@ def _sla_context(clock: SlaClock, step: Step, recipients: list[str]) -> dict:
 
 
 def _policies(policy_ids: set[int]) -> dict[int, SlaPolicy]:
-    return {policy.pk: policy for policy in configcache.with_calendars(SlaPolicy.objects.filter(pk__in=policy_ids))}
+    return {policy.pk: policy for policy in SlaPolicy.objects.filter(pk__in=policy_ids).select_related("calendar")}
 
 
 # --- the one fire path -------------------------------------------------------------------------

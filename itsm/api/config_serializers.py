@@ -183,6 +183,8 @@ class BusinessCalendarSerializer(StrictModelSerializer):
             calendar.holidays.all().delete()
             Holiday.objects.bulk_create(Holiday(calendar=calendar, date=d) for d in holidays)
         calendar.save(update_fields=["updated_at"])  # a children-only change still moves the ETag
+        BusinessCalendar.touch(calendar.pk)  # bulk writes send no signal: every process reads the new value
+        calendar.refresh_from_db(fields=["updated_at"])
 
 
 class SlaPolicySerializer(StrictModelSerializer):

@@ -1,9 +1,13 @@
 import itertools
 import zoneinfo
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Greatest, Now
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
 
 from itsm import businesstime
@@ -12,6 +16,18 @@ from itsm.choices import Weekday
 from .base import TimeStampedModel
 
 MINUTES_PER_DAY = 24 * 60
+
+# Business-time values of calendars, per process, keyed by (calendar id, updated_at). The values are
+# immutable (`businesstime.Calendar` is frozen), so threads share them safely; a change to a calendar
+# or to its working periods or holidays moves `updated_at` (`touch`), so a new key is read. Every SLA
+# clock rendered or fired needs its calendar: this saves reading periods and holidays each time.
+_VALUES: dict[tuple[int, object], businesstime.Calendar] = {}
+_MAX_VALUES = 1000
+
+
+def forget_values() -> None:
+    """Drop every cached calendar value (tests)."""
+    _VALUES.clear()
 
 
 def validate_timezone(value: str) -> None:
@@ -80,22 +96,33 @@ class BusinessCalendar(TimeStampedModel):
         return self.name
 
     def to_businesstime(self) -> businesstime.Calendar:
-        """This calendar as a pure ``businesstime.Calendar`` (honours prefetched periods and holidays).
+        """This calendar as a pure ``businesstime.Calendar``, from the per-process values when current.
 
-        With both prefetched (a list page, a sweep batch) the result is kept on the instance: the
-        prefetch is a snapshot anyway, and one page may ask for it once per SLA clock.
+        A saved calendar's value is kept per (id, `updated_at`): periods and holidays are read only
+        the first time a version is seen in this process.
         """
-        prefetched = getattr(self, "_prefetched_objects_cache", {})
-        cached = getattr(self, "_businesstime", None)
-        if cached is not None and "working_periods" in prefetched and "holidays" in prefetched:
-            return cached
-        calendar = businesstime.Calendar(
-            timezone=self.timezone,
-            periods=tuple((p.weekday, p.start_minute, p.end_minute) for p in self.working_periods.all()),
-            holidays=frozenset(holiday.date for holiday in self.holidays.all()),
+        key = (self.pk, self.updated_at)
+        value = _VALUES.get(key) if self.pk is not None else None
+        if value is None:
+            value = businesstime.Calendar(
+                timezone=self.timezone,
+                periods=tuple((p.weekday, p.start_minute, p.end_minute) for p in self.working_periods.all()),
+                holidays=frozenset(holiday.date for holiday in self.holidays.all()),
+            )
+            if self.pk is not None:
+                if len(_VALUES) >= _MAX_VALUES:
+                    _VALUES.clear()
+                _VALUES[key] = value
+        return value
+
+    @classmethod
+    def touch(cls, calendar_id: int) -> None:
+        """Its working periods or holidays changed: move `updated_at` forward (strictly, even in the same
+        microsecond), so every process reads its new value."""
+        bumped = models.ExpressionWrapper(
+            models.F("updated_at") + timedelta(microseconds=1), output_field=models.DateTimeField()
         )
-        self._businesstime = calendar
-        return calendar
+        cls.objects.filter(pk=calendar_id).update(updated_at=Greatest(Now(), bumped))
 
 
 class WorkingPeriod(models.Model):
@@ -132,3 +159,10 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}".strip()
+
+
+@receiver([post_save, post_delete], sender=WorkingPeriod)
+@receiver([post_save, post_delete], sender=Holiday)
+def _calendar_content_changed(sender, instance, **kwargs) -> None:
+    # Bulk writes send no signal: their callers call BusinessCalendar.touch() themselves.
+    BusinessCalendar.touch(instance.calendar_id)

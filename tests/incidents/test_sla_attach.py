@@ -1,4 +1,4 @@
-"""Attaching SLA clocks on create: cached policies, no timeline read, bulk inserts, same results as a reference.
+"""Attaching SLA clocks on create: one policy query, no timeline read, bulk inserts, same results as a reference.
 
 `legacy_attach_clocks` below is the plain attach (policies and each policy's calendar read from the
 database, the state history read from the timeline, each clock saved and announced in turn; as
@@ -20,11 +20,10 @@ from incidents.choices import IncidentState, TimelineType
 from incidents.models import Incident, SlaClock
 from incidents.sla import clocks as sla_clocks
 from incidents.sla import replay as sla_replay
-from itsm import configcache, roles
+from itsm import roles
 from itsm.choices import SlaKind
 from itsm.models import BusinessCalendar, Holiday, SlaPolicy
 from tests.factories import AssignmentGroupFactory, BusinessCalendarFactory, CategoryFactory, ServiceFactory
-from tests.itsm.test_configcache import commit_bumps
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +105,6 @@ def config(desk):
     policy("resolution", [2, 3], 120, always, category=hardware)  # a tie: the older one wins
     policy("response", [3], 15, always, category=laptop, active=False)  # inactive: never matches
     policy("resolution", [1], 90, always, service=payroll, category=hardware, actions={"breach": ["notify_group"]})
-    commit_bumps()  # as the configuration's commit would: creates read the cached snapshot
     return {"laptop": laptop, "hardware": hardware}
 
 
@@ -222,9 +220,9 @@ def test_api_create_output_matches_the_legacy_attach(api, desk, config, monkeypa
 
 # --- cost -----------------------------------------------------------------------------------------
 def test_attach_on_create_is_three_statements(desk, config, monkeypatch):
-    """Active policy ids from the database, instances from the cache, no timeline read: then two INSERTs."""
+    """Active policies with their calendars in one query (calendar values cached), no timeline read, two INSERTs."""
     agent, payroll, _ = desk
-    configcache.current()  # warm
+    services.open_incident(actor=agent, title="warm", impact=1, urgency=2, service=payroll)  # calendar values read
     captured = {}
     attach = sla.attach_clocks
 
@@ -248,10 +246,9 @@ def test_no_transition_returns_to_new():
     assert targets and IncidentState.NEW not in targets
 
 
-# --- configuration changed in the same transaction ------------------------------------------------
+# --- configuration changed in the same transaction or by another process ---------------------
 def test_policy_created_in_the_same_transaction_is_found(desk, config):
     agent, payroll, _ = desk
-    configcache.current()  # a snapshot without the new policy is cached
     always = BusinessCalendar.objects.get(name="24x7")
     newest = SlaPolicy.objects.create(  # the most specific one for this incident
         name="payroll hardware P2 10 min",
@@ -261,7 +258,7 @@ def test_policy_created_in_the_same_transaction_is_found(desk, config):
         calendar=always,
         service=payroll,
         category=config["hardware"],
-    )  # not committed: its version bump is pending, configcache reads the database
+    )  # not committed yet: the attach reads the database of this transaction
     incident = services.open_incident(
         actor=agent, title="t", impact=1, urgency=2, service=payroll, category=config["laptop"]
     )
@@ -271,7 +268,6 @@ def test_policy_created_in_the_same_transaction_is_found(desk, config):
 
 def test_policy_deactivated_in_the_same_transaction_is_not_used(desk, config):
     agent, payroll, _ = desk
-    configcache.current()
     specific = SlaPolicy.objects.get(kind="response", service=payroll)
     specific.active = False
     specific.save()
@@ -279,14 +275,11 @@ def test_policy_deactivated_in_the_same_transaction_is_not_used(desk, config):
     assert SlaClock.objects.get(incident=incident, kind="response").policy.service_id is None
 
 
-def test_policy_changed_by_another_process_applies_before_its_bump_arrives(desk, config):
-    """The cache still holds the old policy (the other process's version bump not seen yet)."""
+def test_policy_changed_without_signals_applies_at_once(desk, config):
+    """Policies are read per attach (nothing of them is cached): a bulk update applies to the next incident."""
     agent, payroll, _ = desk
-    configcache.current()
     specific = SlaPolicy.objects.get(kind="response", service=payroll)
-    later = specific.updated_at + timedelta(seconds=1)
-    SlaPolicy.objects.filter(pk=specific.pk).update(target_minutes=45, updated_at=later)  # no signal, no bump
-    assert configcache.current().policies[specific.pk].target_minutes == 30
+    SlaPolicy.objects.filter(pk=specific.pk).update(target_minutes=45)  # no signal
     incident = services.open_incident(actor=agent, title="t", impact=1, urgency=2, service=payroll)
     response = SlaClock.objects.get(incident=incident, kind="response")
     assert response.policy_id == specific.pk and response.target_seconds == 45 * 60
