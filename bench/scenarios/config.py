@@ -77,9 +77,8 @@ def seed(scale: int) -> dict[str, Any]:
     membership = AssignmentGroup.members.through
     copy_rows(
         membership,
-        ["assignmentgroup", "user"],
         (
-            (group.pk, users[(g * MEMBERS_PER_GROUP + m) % USERS].pk)
+            {"assignmentgroup": group.pk, "user": users[(g * MEMBERS_PER_GROUP + m) % USERS].pk}
             for g, group in enumerate(groups)
             for m in range(MEMBERS_PER_GROUP)
         ),
