@@ -141,7 +141,7 @@ def admin_changelist(ctx: RequestContext) -> Request:
     return Request("/admin/incidents/incident/", headers={"Cookie": f"sessionid={ctx.seed_data['session']}"})
 
 
-register(
+SCENARIO = register(
     Scenario(
         name="incidents",
         default_scale=20_000,
