@@ -16,7 +16,7 @@ import functools
 import itertools
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -152,6 +152,39 @@ def password_hash(password: str = "bench") -> str:
     from django.contrib.auth.hashers import make_password
 
     return make_password(password)
+
+
+def seed_users(prefix: str, count: int, staff: bool = True, roles: Sequence[str] = ()) -> list[models.Model]:
+    """`count` users `<prefix>-<i>` (first name: the prefix's last word, e.g. "Agent"), sharing
+    one password hash; each holds one of the role groups `roles`, round-robin. Returns them."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    User = get_user_model()
+    now = timezone.now()
+    users = bulk_insert(
+        User,
+        (
+            User(
+                username=f"{prefix}-{i}",
+                first_name=prefix.split("-")[-1].title(),
+                last_name=f"No. {i}",
+                email=f"{prefix}-{i}@example.com",
+                is_staff=staff,
+                password=password_hash(),
+                date_joined=now,
+            )
+            for i in range(count)
+        ),
+        keep=True,
+    )
+    role_ids = list(Group.objects.filter(name__in=roles).values_list("id", flat=True))
+    if role_ids:
+        User.groups.through.objects.bulk_create(
+            User.groups.through(user_id=user.pk, group_id=role_ids[i % len(role_ids)]) for i, user in enumerate(users)
+        )
+    return users
 
 
 def analyze() -> None:

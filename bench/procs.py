@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,33 @@ def terminate_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminate)
+
+
+def run_tool(
+    run: Callable[[Any], dict[str, Any]],
+    args: Any,
+    say: Callable[[str], None],
+    format_report: Callable[[dict[str, Any]], str],
+    prefix: str,
+) -> dict[str, Any] | None:
+    """Run a Celery-driven tool (`bench.sla_sweep`, `bench.webhooks`): SIGTERM ends it like Ctrl-C,
+    `args.drop` drops its database at the end, the report is printed and the JSON written
+    (`args.json` or bench/results/<prefix><timestamp>.json). None when it could not run."""
+    from bench.db import close_django_and_drop
+    from bench.report import write_json
+
+    terminate_on_sigterm()
+    try:
+        results = run(args)
+    except BenchError as exc:
+        say(str(exc))
+        return None
+    finally:
+        if args.drop:
+            close_django_and_drop(args.db)
+    print(format_report(results))
+    print(f"results: {write_json(results, args.json, prefix=prefix)}")
+    return results
 
 
 # --- /proc -------------------------------------------------------------------------------------------

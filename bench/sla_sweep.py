@@ -48,9 +48,9 @@ from typing import Any
 
 from bench import profiling
 from bench.broker import check_private_broker, queue_length
-from bench.db import BenchError, close_django_and_drop, database_secret, prepare_database, read_seed, record_seed
-from bench.procs import CeleryWorker, manage, scratch_dir, setup_django, terminate_on_sigterm, worker_env
-from bench.report import Conditions, conditions_lines, write_json
+from bench.db import BenchError, database_secret, prepare_database, read_seed, record_seed
+from bench.procs import CeleryWorker, manage, run_tool, scratch_dir, setup_django, worker_env
+from bench.report import Conditions, conditions_lines
 from bench.runner import MIGRATE_TIMEOUT
 
 SCENARIO = "sla_sweep"  # its row in bench_seed
@@ -507,7 +507,7 @@ def format_report(results: dict[str, Any]) -> str:
             f"{single.get('ms_per_fire')} ms and {single.get('queries_per_fire')} statements each"
         )
         out += profiling.report_lines(prof, "fire")
-    return "\n".join(out)
+    return "\n".join([*out, "", *conditions_lines(results)])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -542,19 +542,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run, print the report, write the JSON; exit 0 when it ran, 1 if a check failed, 2 if it could not run."""
-    args = parse_args(argv)
-    terminate_on_sigterm()
-    try:
-        results = run(args)
-    except BenchError as exc:
-        say(str(exc))
+    results = run_tool(run, parse_args(argv), say, format_report, prefix="sla-sweep-")
+    if results is None:
         return 2
-    finally:
-        if args.drop:
-            close_django_and_drop(args.db)
-    print(format_report(results))
-    print("\n" + "\n".join(conditions_lines(results)))
-    print(f"results: {write_json(results, args.json, prefix='sla-sweep-')}")
     fire = results.get("fire", {})
     return 0 if fire.get("all_fired") and fire.get("exactly_once") else 1
 

@@ -19,6 +19,7 @@ sweep's.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import json
@@ -122,44 +123,12 @@ def _weighted(rng: random.Random, cumulative: list[float]) -> int:
 # --- reference data ----------------------------------------------------------------------------------
 def _reference(rng: random.Random) -> Reference:
     """Agents (in groups, with roles), callers, groups, services, categories, SLA policies."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.utils import timezone
-
-    from bench.bulk import bulk_insert, copy_rows, password_hash
+    from bench.bulk import bulk_insert, copy_rows, seed_users
     from itsm import roles
     from itsm.models import AssignmentGroup, BusinessCalendar, Category, PriorityMatrixEntry, Service, SlaPolicy
 
-    User = get_user_model()
-    now = timezone.now()
-
-    def users(prefix: str, count: int, staff: bool) -> list[int]:
-        made = bulk_insert(
-            User,
-            (
-                User(
-                    username=f"{prefix}-{i}",
-                    first_name=prefix.split("-")[-1].title(),
-                    last_name=f"No. {i}",
-                    email=f"{prefix}-{i}@example.com",
-                    is_staff=staff,
-                    password=password_hash(),
-                    date_joined=now,
-                )
-                for i in range(count)
-            ),
-            keep=True,
-        )
-        return [u.pk for u in made]
-
-    agents = users("inc-agent", AGENTS, staff=True)
-    callers = users("inc-caller", CALLERS, staff=False)
-    role_ids = list(
-        Group.objects.filter(name__in=[roles.SERVICE_DESK_AGENT, roles.RESOLVER]).values_list("id", flat=True)
-    )
-    User.groups.through.objects.bulk_create(
-        User.groups.through(user_id=uid, group_id=role_ids[i % len(role_ids)]) for i, uid in enumerate(agents)
-    )
+    agents = [u.pk for u in seed_users("inc-agent", AGENTS, roles=[roles.SERVICE_DESK_AGENT, roles.RESOLVER])]
+    callers = [u.pk for u in seed_users("inc-caller", CALLERS, staff=False)]
 
     groups = [
         g.pk
@@ -336,6 +305,7 @@ def _clock(
         "target_seconds": int(target.total_seconds()),
         "started_at": start,
         "elapsed_seconds": elapsed,
+        "paused_seconds": 0.0,
         "running_since": running_since,
         "paused_since": pause,
         "due_at": due_at,
@@ -498,41 +468,18 @@ def _chunk_rows(
         response_target = timedelta(minutes=RESPONSE_MINUTES[priority])
         resolution_target = timedelta(minutes=RESOLUTION_MINUTES[priority])
         response_policy, resolution_policy = ref.response_policy[priority], ref.resolution_policy[priority]
+        response = functools.partial(_clock, incident_id, response_policy, "response", response_target, opened, now)
+        resolution = functools.partial(
+            _clock, incident_id, resolution_policy, "resolution", resolution_target, opened, now
+        )
         if state == "cancelled":
-            clocks.append(
-                _clock(
-                    incident_id, response_policy, "response", response_target, opened, now, stop=closed, cancelled=True
-                )
-            )
-            clocks.append(
-                _clock(
-                    incident_id,
-                    resolution_policy,
-                    "resolution",
-                    resolution_target,
-                    opened,
-                    now,
-                    stop=closed,
-                    cancelled=True,
-                )
-            )
+            clocks += [response(stop=closed, cancelled=True), resolution(stop=closed, cancelled=True)]
             continue
-        clocks.append(_clock(incident_id, response_policy, "response", response_target, opened, now, stop=responded))
+        clocks.append(response(stop=responded))
         if flag == 2:
             clocks.append(_due_clock(incident_id, ref.due_policy, opened, now, rng))
         else:
-            clocks.append(
-                _clock(
-                    incident_id,
-                    resolution_policy,
-                    "resolution",
-                    resolution_target,
-                    opened,
-                    now,
-                    stop=resolved,
-                    pause=hold_since,
-                )
-            )
+            clocks.append(resolution(stop=resolved, pause=hold_since))
     return incidents, clocks, timeline, states
 
 

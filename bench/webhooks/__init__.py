@@ -55,9 +55,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.broker import check_private_broker
-from bench.db import BenchError, close_django_and_drop, prepare_database
-from bench.procs import manage, scratch_dir, setup_django, terminate_on_sigterm
-from bench.report import Conditions, write_json
+from bench.db import BenchError, prepare_database
+from bench.procs import manage, run_tool, scratch_dir, setup_django
+from bench.report import Conditions
 from bench.runner import MIGRATE_TIMEOUT
 from bench.webhooks.common import (
     CREATE_TIMEOUT,
@@ -257,17 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_main(argv[1:])
     from bench.webhooks.report import format_report
 
-    args = parse_args(argv)
-    terminate_on_sigterm()
-    try:
-        results = run(args)
-    except BenchError as exc:
-        say(str(exc))
+    results = run_tool(run, parse_args(argv), say, format_report, prefix="webhooks-")
+    if results is None:
         return 2
-    finally:
-        if args.drop:
-            close_django_and_drop(args.db)
-    print(format_report(results))
-    print(f"results: {write_json(results, args.json, prefix='webhooks-')}")
     checks = {k: v for k, v in results["passed"].items() if k not in ("rate", "outage_ratio")}
     return 0 if all(checks.values()) else 1

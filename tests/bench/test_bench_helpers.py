@@ -262,3 +262,23 @@ def test_one_settings_module_per_run():
     assert settings_module([scenario(None), scenario("bench.ceiling.settings")]) == "bench.ceiling.settings"
     with pytest.raises(db.BenchError, match="different settings"):
         settings_module([scenario("a.settings"), scenario("b.settings")])
+
+
+def test_every_kind_of_seeded_clock_fills_the_same_columns():
+    """copy_rows refuses a batch whose rows differ in their keys: every clock builder must agree."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from bench.seeding import incidents as seeding
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    start = now - timedelta(days=3)
+    target = timedelta(hours=4)
+    clocks = [
+        seeding._clock(1, 2, "response", target, start, now),
+        seeding._clock(1, 2, "response", target, start, now, stop=start + timedelta(hours=1)),
+        seeding._clock(1, 2, "resolution", target, start, now, pause=start + timedelta(hours=1)),
+        seeding._clock(1, 2, "resolution", target, start, now, stop=now, cancelled=True),
+        seeding._due_clock(1, 3, start, now, random.Random(1)),
+    ]
+    assert len({tuple(sorted(clock)) for clock in clocks}) == 1
