@@ -28,6 +28,8 @@ from bench.db import BenchError, database_url
 ROOT = Path(__file__).resolve().parent.parent
 BROKER_URL = "redis://127.0.0.1:6379/13"
 REDIS_URL = "redis://127.0.0.1:6379/12"
+ADMIN_USERNAME = "bench-admin"  # the administrator every tool seeds and authenticates as
+MIGRATE_TIMEOUT = 600
 BOOT_TIMEOUT = 60
 WORKER_BOOT_TIMEOUT = 90
 # Settings the bench decides; the caller's environment must not leak them into a child.

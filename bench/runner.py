@@ -21,7 +21,9 @@ import httpx
 
 from bench.db import BenchError, database_secret, prepare_database, seeded_scenarios
 from bench.procs import (
+    ADMIN_USERNAME,
     DEFAULT_SETTINGS,
+    MIGRATE_TIMEOUT,
     ROOT,
     Gunicorn,
     child_env,
@@ -37,8 +39,6 @@ from bench.report import Conditions
 __all__ = ["ADMIN_USERNAME", "BenchError", "Options", "run"]
 
 DEFAULT_DB_NAME = "itsm_bench"
-ADMIN_USERNAME = "bench-admin"
-MIGRATE_TIMEOUT = 600
 SEED_TIMEOUT = 3600  # a million rows take minutes; this only guards against a hang
 LOAD_GRACE = 45  # seconds a load process may overrun its step's time limit before it is killed
 

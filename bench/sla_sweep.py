@@ -7,7 +7,7 @@ clocks (`incidents.sla.due_clock_ids`) must use the partial index `slaclock_due`
 A run:
 
 1. creates the database `itsm_bench_sla` (`--db`; the name must start with `itsm_bench`),
-   migrates it and seeds it with `bench.scenarios.incidents.seed_incidents`: incidents, their
+   migrates it and seeds it with `bench.seeding.incidents.seed_incidents`: incidents, their
    `created` events and SLA clocks by COPY; `--due` open incidents carry a resolution clock whose
    breach came 1 to 30 minutes ago and has not fired, on a policy without warnings, so exactly
    one breach fires per clock. The other running clocks have their next warning or breach
@@ -49,9 +49,8 @@ from typing import Any
 from bench import profiling
 from bench.broker import check_private_broker, queue_length
 from bench.db import BenchError, database_secret, prepare_database, read_seed, record_seed
-from bench.procs import CeleryWorker, manage, run_tool, scratch_dir, setup_django, worker_env
+from bench.procs import MIGRATE_TIMEOUT, CeleryWorker, manage, run_tool, scratch_dir, setup_django, worker_env
 from bench.report import Conditions, conditions_lines
-from bench.runner import MIGRATE_TIMEOUT
 
 SCENARIO = "sla_sweep"  # its row in bench_seed
 DEFAULT_DB = "itsm_bench_sla"

@@ -39,7 +39,7 @@ def admin_session(username: str) -> str:
 
 def seed(scale: int) -> dict[str, Any]:
     """The scenario's seed: incidents, clocks, timeline, and a session for the admin step."""
-    from bench.runner import ADMIN_USERNAME
+    from bench.procs import ADMIN_USERNAME
     from bench.seeding.incidents import seed_incidents
 
     data = seed_incidents(scale)

@@ -56,9 +56,8 @@ from typing import Any
 
 from bench.broker import check_private_broker
 from bench.db import BenchError, prepare_database
-from bench.procs import manage, run_tool, scratch_dir, setup_django
+from bench.procs import MIGRATE_TIMEOUT, manage, run_tool, scratch_dir, setup_django
 from bench.report import Conditions
-from bench.runner import MIGRATE_TIMEOUT
 from bench.webhooks.common import (
     CREATE_TIMEOUT,
     DEFAULT_BROKER,

@@ -2,10 +2,11 @@
 
 import sys
 
+from bench.procs import ADMIN_USERNAME as ADMIN_USERNAME  # re-exported for the parts
+
 DEFAULT_DB = "itsm_bench_webhooks"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/10"
 DEFAULT_DEAD_BROKER = "redis://127.0.0.1:6390/0"
-ADMIN_USERNAME = "bench-admin"
 SERVICE_SLUG = "bench-webhooks"
 GROUP_NAME = "Bench Webhooks Desk"
 DRAIN_EVENT = "incident.commented"  # phase 1: the drain endpoint listens to this one only
