@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.registry import discover
 from bench.report import format_table, write_json
-from bench.runner import RESULTS_DIR, BenchError, Options, run
+from bench.runner import BenchError, Options, run
 
 
 def _positive(kind: type) -> object:
@@ -83,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
-    path = args.json or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    print(f"\nresults: {write_json(results, path)}")
+    print(f"\nresults: {write_json(results, args.json)}")
     return 0
 
 

@@ -153,6 +153,26 @@ class LightClient:
             self.conn = None
 
 
+def _next_request(
+    worker: int, step: Step, spec: dict[str, Any], tally: _Tally, deadline: float, last: Any
+) -> tuple[int, Any, str, float] | None:
+    """This thread's next (index, request, relative path, seconds left), or None when the step's
+    requests are handed out or its time is up. A factory that raises counts as an error."""
+    while (index := tally.take(spec["requests"])) is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ctx = RequestContext(
+            index=index, worker=worker, scale=spec["scale"], seed_data=spec["seed_data"], last_response=last
+        )
+        try:
+            request = step.build(ctx)
+            return index, request, relative_path(request.path, spec["base_url"]), remaining
+        except Exception as exc:  # a broken factory is a harness error, reported like any other
+            tally.error({"index": index, "status": "factory", "body": repr(exc)[:300]})
+    return None
+
+
 def _worker(worker: int, step: Step, spec: dict[str, Any], tally: _Tally, deadline: float) -> None:
     if spec.get("client", "http") == "httpx":
         _httpx_worker(worker, step, spec, tally, deadline)
@@ -162,19 +182,8 @@ def _worker(worker: int, step: Step, spec: dict[str, Any], tally: _Tally, deadli
     client = LightClient(base_url, headers)
     last: LightResponse | None = None
     try:
-        while (index := tally.take(spec["requests"])) is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            ctx = RequestContext(
-                index=index, worker=worker, scale=spec["scale"], seed_data=spec["seed_data"], last_response=last
-            )
-            try:
-                request = step.build(ctx)
-                path = relative_path(request.path, base_url)
-            except Exception as exc:  # a broken factory is a harness error, reported like any other
-                tally.error({"index": index, "status": "factory", "body": repr(exc)[:300]})
-                continue
+        while (planned := _next_request(worker, step, spec, tally, deadline, last)) is not None:
+            index, request, path, remaining = planned
             method = request.method
             started = time.perf_counter()
             try:
@@ -226,19 +235,8 @@ def _httpx_worker(worker: int, step: Step, spec: dict[str, Any], tally: _Tally, 
     # trust_env=False: no proxy from the environment may redirect the traffic elsewhere.
     with httpx.Client(base_url=base_url, headers=headers, trust_env=False, follow_redirects=False) as client:
         last: httpx.Response | None = None
-        while (index := tally.take(spec["requests"])) is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            ctx = RequestContext(
-                index=index, worker=worker, scale=spec["scale"], seed_data=spec["seed_data"], last_response=last
-            )
-            try:
-                request = step.build(ctx)
-                path = relative_path(request.path, base_url)
-            except Exception as exc:  # a broken factory is a harness error, reported like any other
-                tally.error({"index": index, "status": "factory", "body": repr(exc)[:300]})
-                continue
+        while (planned := _next_request(worker, step, spec, tally, deadline, last)) is not None:
+            index, request, path, remaining = planned
             started = time.perf_counter()
             try:
                 response = client.request(

@@ -102,6 +102,9 @@ class Scenario:
     # Run `collectstatic` before serving: with DEBUG=false (as the bench serves) a page that
     # links static files, such as the admin, fails without the manifest production builds.
     static_files: bool = False
+    # The Django settings module the server runs with for this scenario (None: the product's,
+    # `itsm.settings`); e.g. the framework ceiling's, which adds a bench-only app and URLconf.
+    settings: str | None = None
 
     def step(self, name: str) -> Step:
         """The step called `name` (KeyError if there is none)."""

@@ -1,10 +1,21 @@
-"""Turns a run's results (a JSON-able dict) into the printed table and the JSON file."""
+"""Reports of every bench tool: text tables, the run's conditions, the JSON results file.
+
+`format_table` is the runner's table; `text_table`, `Conditions` (load averages and the Python
+calibration around a run), `conditions_lines` and `write_json`/`results_path` serve
+`bench.sla_sweep` and `bench.webhooks` too.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench import calibrate
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 COLUMNS = [
     ("scenario", "<"),
@@ -49,16 +60,7 @@ def step_row(step: dict[str, Any]) -> list[str]:
 def format_table(results: dict[str, Any]) -> str:
     """The report: one row per step, then error samples, time-limit notes and peak RSS."""
     rows = [[name for name, _ in COLUMNS]] + [step_row(step) for step in results["steps"]]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if align == "<" else cell.rjust(width)
-            for cell, width, (_, align) in zip(cells, widths, COLUMNS, strict=True)
-        ).rstrip()
-
-    out = [line(rows[0]), line(["-" * w for w in widths])]
-    out += [line(row) for row in rows[1:]]
+    out = text_table(rows, right={i for i, (_, align) in enumerate(COLUMNS) if align == ">"})
 
     for scenario in results["scenarios"]:
         how = "reused" if scenario["reused"] else f"seeded in {scenario['seconds']:.1f} s"
@@ -81,16 +83,9 @@ def format_table(results: dict[str, Any]) -> str:
                 target = f"{sample.get('method', '')} {sample.get('path', '')}".strip()
                 out.append(f"    #{sample.get('index')} {target} -> {sample['status']} {body}".rstrip())
 
-    load = results.get("load_average")
-    if load:
-        before, after = (" ".join(f"{v:.2f}" for v in load[key]) for key in ("before", "after"))
-        out.append(f"\nLoad average (1/5/15 min) on {results.get('cpus')} CPUs: before {before}, after {after}")
-    calibration = results.get("python_calibration_ms")
-    if calibration:
-        out.append(
-            f"Python speed: the calibration workload (bench/calibrate.py) took {calibration} ms; "
-            "compare runs together with it"
-        )
+    conditions = conditions_lines(results)
+    if conditions:
+        out += ["", *conditions]
 
     rss = results.get("peak_rss_kb") or {}
     if rss:
@@ -100,8 +95,68 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write_json(results: dict[str, Any], path: Path) -> Path:
-    """Write the results as indented JSON, creating the folder; returns the path."""
+def text_table(rows: list[list[str]], right: set[int]) -> list[str]:
+    """Rows of cells as aligned lines (header, a rule of dashes, the rest); columns in `right`
+    are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(cells)
+        ).rstrip()
+
+    return [line(rows[0]), line(["-" * w for w in widths]), *(line(r) for r in rows[1:])]
+
+
+class Conditions:
+    """What else a run's numbers depend on: the load averages before and after, and how fast this
+    machine runs Python (`bench/calibrate.py`, measured at the start: machines of one kind
+    differ up to 3x, so compare runs together with it)."""
+
+    def __init__(self, calibrate_python: bool = True) -> None:
+        self.started_at = datetime.now(UTC)
+        self.load_before = os.getloadavg()
+        self.calibration_ms = calibrate.python_ms() if calibrate_python else None
+
+    def results(self) -> dict[str, Any]:
+        """`started_at`, `finished_at`, `cpus`, `load_average` and `python_calibration_ms`, now."""
+        return {
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(),
+            "load_average": {
+                "before": [round(v, 2) for v in self.load_before],
+                "after": [round(v, 2) for v in os.getloadavg()],
+            },
+            "python_calibration_ms": self.calibration_ms,
+        }
+
+
+def conditions_lines(results: dict[str, Any]) -> list[str]:
+    """The load-average and calibration lines of a report (nothing for what was not recorded)."""
+    out = []
+    load = results.get("load_average")
+    if load:
+        before, after = (" ".join(f"{v:.2f}" for v in load[key]) for key in ("before", "after"))
+        out.append(f"Load average (1/5/15 min) on {results.get('cpus')} CPUs: before {before}, after {after}")
+    calibration = results.get("python_calibration_ms")
+    if calibration:
+        out.append(
+            f"Python speed: the calibration workload (bench/calibrate.py) took {calibration} ms; "
+            "compare runs together with it"
+        )
+    return out
+
+
+def results_path(prefix: str = "") -> Path:
+    """The default JSON file of a run: bench/results/<prefix><UTC timestamp>.json."""
+    return RESULTS_DIR / f"{prefix}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+
+
+def write_json(results: dict[str, Any], path: Path | None = None, prefix: str = "") -> Path:
+    """Write the results as indented JSON (to `path`, or `results_path(prefix)`), creating the
+    folder; returns the path."""
+    path = path or results_path(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return path

@@ -15,16 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-SEED_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS bench_seed (
-    scenario text PRIMARY KEY,
-    scale integer NOT NULL,
-    seconds double precision NOT NULL,
-    data jsonb NOT NULL,
-    seeded_at timestamptz NOT NULL DEFAULT now()
-)
-"""
-
 
 def ensure_admin(username: str) -> None:
     """An active ITSM Administrator called `username` (its token is issued by `issue_token`)."""
@@ -43,9 +33,8 @@ def ensure_admin(username: str) -> None:
 
 def seed(name: str, scale: int) -> dict:
     """Run one scenario's seed and record it in bench_seed; returns its entry for the output."""
-    from django.db import connection
-
     from bench.bulk import analyze
+    from bench.db import record_seed
     from bench.registry import get
 
     scenario = get(name)
@@ -53,14 +42,7 @@ def seed(name: str, scale: int) -> dict:
     data = scenario.seed(scale) or {}
     analyze()
     seconds = round(time.perf_counter() - started, 3)
-    with connection.cursor() as cursor:
-        cursor.execute(SEED_TABLE_SQL)
-        cursor.execute(
-            "INSERT INTO bench_seed (scenario, scale, seconds, data) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (scenario) DO UPDATE SET scale = EXCLUDED.scale, seconds = EXCLUDED.seconds, "
-            "data = EXCLUDED.data, seeded_at = now()",
-            [name, scale, seconds, json.dumps(data)],
-        )
+    record_seed(name, scale, seconds, data)
     return {"scale": scale, "seconds": seconds, "data": data}
 
 
@@ -77,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.db import connection
+
+    from bench.db import SEED_TABLE_SQL
 
     if connection.vendor != "postgresql":
         print("bench.seed: DATABASE_URL must point at PostgreSQL", file=sys.stderr)

@@ -7,7 +7,7 @@ clocks (`incidents.sla.due_clock_ids`) must use the partial index `slaclock_due`
 A run:
 
 1. creates the database `itsm_bench_sla` (`--db`; the name must start with `itsm_bench`),
-   migrates it and seeds it with `bench.scenarios.incidents.seed_incidents`: incidents, their
+   migrates it and seeds it with `bench.seeding.incidents.seed_incidents`: incidents, their
    `created` events and SLA clocks by COPY; `--due` open incidents carry a resolution clock whose
    breach came 1 to 30 minutes ago and has not fired, on a policy without warnings, so exactly
    one breach fires per clock. The other running clocks have their next warning or breach
@@ -36,50 +36,25 @@ for inspection (`--drop` drops it at the end).
 from __future__ import annotations
 
 import argparse
-import cProfile
-import ctypes
 import inspect
-import json
-import os
-import pstats
 import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from bench import calibrate
-from bench.runner import (
-    MIGRATE_TIMEOUT,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    RESULTS_DIR,
-    ROOT,
-    BenchError,
-    database_secret,
-    prepare_database,
-    run_checked,
-    server_env,
-)
+from bench import profiling
+from bench.broker import check_private_broker, queue_length
+from bench.db import BenchError, database_secret, prepare_database, read_seed, record_seed
+from bench.procs import MIGRATE_TIMEOUT, CeleryWorker, manage, run_tool, scratch_dir, setup_django, worker_env
+from bench.report import Conditions, conditions_lines
 
 SCENARIO = "sla_sweep"  # its row in bench_seed
 DEFAULT_DB = "itsm_bench_sla"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/5"
-# Keys kombu's Redis transport keeps for the default queue; anything else means the database
-# is someone else's and must not be flushed.
-KOMBU_KEY = re.compile(r"^(celery|_kombu\..*|unacked.*|celeryev.*)$")
-WORKER_BOOT_TIMEOUT = 90
 POLL_SECONDS = 0.25
 DRAIN_TIMEOUT = 300
 QUERY_RUNS = 20
@@ -121,34 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- Django in this process ------------------------------------------------------------------------
 def sweep_env(db_name: str, broker: str) -> dict[str, str]:
     """The runner's production-like environment, on our broker, with emails going nowhere."""
-    env = server_env(db_name, database_secret(db_name))
-    env.pop("EXTRA_MIDDLEWARE", None)
-    env.pop("REDIS_URL", None)  # local-memory cache: nothing of ours in the runner's Redis db
-    env.update(CELERY_BROKER_URL=broker, EMAIL_URL="dummymail://")
-    return env
-
-
-def setup_django(env: dict[str, str]) -> None:
-    """Configure Django here with the same environment the worker gets."""
-    for key in ("ITSM_TESTING", "DEBUG", "EXTRA_MIDDLEWARE", "REDIS_URL"):
-        os.environ.pop(key, None)
-    os.environ.update({k: env[k] for k in env if k in _DJANGO_KEYS})
-    import django
-
-    django.setup()
-
-
-_DJANGO_KEYS = {
-    "DJANGO_SETTINGS_MODULE",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "EMAIL_URL",
-    "API_THROTTLE_RATE",
-    "ALERT_THROTTLE_RATE",
-}
+    return worker_env(db_name, database_secret(db_name), broker)
 
 
 # --- seed, or reuse and re-arm -----------------------------------------------------------------------
@@ -156,17 +104,12 @@ def seed_or_reuse(args: argparse.Namespace, kept: bool) -> dict[str, Any]:
     """Seed the sizes asked for, or reuse a kept database's seed of the same sizes (re-armed)."""
     from django.db import connection
 
-    from bench.scenarios.incidents import seed_incidents
-    from bench.seed import SEED_TABLE_SQL
+    from bench.seeding.incidents import seed_incidents
 
     sizes = {"incidents": args.incidents, "open": args.open, "due": args.due}
-    with connection.cursor() as cursor:
-        cursor.execute(SEED_TABLE_SQL)
-        cursor.execute("SELECT data, seconds FROM bench_seed WHERE scenario = %s", [SCENARIO])
-        row = cursor.fetchone()
+    row = read_seed(SCENARIO)
     if kept and row is not None:
         data, seconds = row
-        data = json.loads(data) if isinstance(data, str) else data  # Django reads jsonb as text
         if {k: data["sizes"][k] for k in sizes} != sizes:
             raise BenchError(f"{args.db} holds a seed of {data['sizes']}, not {sizes}: drop it or pass those sizes")
         say(f"reusing the seed of {args.db} ({seconds:.0f} s to make); re-arming the due clocks")
@@ -182,13 +125,7 @@ def seed_or_reuse(args: argparse.Namespace, kept: bool) -> dict[str, Any]:
         data["timeline_max_id"] = cursor.fetchone()[0]
     data["sizes"] = sizes
     seconds = round(time.perf_counter() - started, 1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO bench_seed (scenario, scale, seconds, data) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (scenario) DO UPDATE SET scale = EXCLUDED.scale, seconds = EXCLUDED.seconds, "
-            "data = EXCLUDED.data, seeded_at = now()",
-            [SCENARIO, args.incidents, seconds, json.dumps(data)],
-        )
+    record_seed(SCENARIO, args.incidents, seconds, data)
     return data | {"seconds": seconds, "reused": False}
 
 
@@ -288,137 +225,6 @@ def index_facts(due_policy: int) -> dict[str, Any]:
 
 
 # --- (b) firing with a real worker -------------------------------------------------------------------
-def check_private_broker(url: str) -> None:
-    """Refuse a Redis database holding anything but Celery's own keys; flush it otherwise."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    foreign = [key for key in client.scan_iter(count=1000) if not KOMBU_KEY.match(key.decode(errors="replace"))]
-    if foreign:
-        raise BenchError(f"{url} holds keys that are not Celery's (e.g. {foreign[0]!r}): pass a private --broker")
-    client.flushdb()
-
-
-def queue_length(url: str) -> int:
-    """Messages waiting in the default queue plus those delivered but not acknowledged, except
-    ETA tasks the worker holds for later (`check_sla_clock` of a clock's next warning): they are
-    scheduled work, not a backlog, and would keep the drain waiting until their time."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    now = datetime.now(UTC)
-    waiting = 0
-    for raw in client.hvals("unacked"):
-        try:
-            eta = json.loads(raw)[0]["headers"].get("eta")
-        except (ValueError, KeyError, IndexError, TypeError):
-            eta = None
-        if not eta or datetime.fromisoformat(eta) <= now:
-            waiting += 1
-    return int(client.llen("celery")) + waiting
-
-
-class Worker:
-    """One `celery -A itsm worker --concurrency N` process group, logging to a file."""
-
-    def __init__(self, env: dict[str, str], concurrency: int, log_path: Path) -> None:
-        self.env, self.concurrency, self.log_path = env, concurrency, log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "itsm",
-            "worker",
-            f"--concurrency={self.concurrency}",
-            "-P",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
-            f"--hostname=sla-sweep-{os.getpid()}@%h",
-        ]
-        with open(self.log_path, "ab") as log:
-            # Its own session: stopping it reaches the pool processes too, by this group's id.
-            self.process = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def wait_ready(self, timeout: float = WORKER_BOOT_TIMEOUT) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"the worker exited with {self.process.returncode}:\n{self.log_tail()}")
-            if " ready." in self.log_tail(20_000):
-                return
-            time.sleep(0.2)
-        raise BenchError(f"the worker was not ready within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 30) -> None:
-        """Warm shutdown (SIGTERM), then SIGKILL to the worker's own process group."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.process.poll() is None or _group_members(self.process.pid):
-            # The master hung, or pool children outlived it: kill what is left of its group.
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if self.process.poll() is None:
-            self.process.wait(timeout=10)
-
-
-def _die_with_parent() -> None:
-    """In the worker, before exec: get SIGTERM if this process dies (even by SIGKILL), so the
-    worker never outlives the benchmark. Linux only; elsewhere the `finally` has to do."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Pids of live processes in process group `pgid` (from /proc)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
 TASK_LINE = re.compile(
     r"^\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] Task (?P<task>[\w.]+)\[[^\]]+\] "
     r"succeeded in (?P<seconds>[\d.]+)s: (?P<value>.*)$"
@@ -487,7 +293,7 @@ def fire_with_worker(args: argparse.Namespace, env: dict[str, str], data: dict[s
         cursor.execute("SELECT COALESCE(max(id), 0) FROM incidents_timelineevent")
         timeline_before = cursor.fetchone()[0]
     check_private_broker(args.broker)
-    worker = Worker(env, args.concurrency, scratch / "worker.log")
+    worker = CeleryWorker(env, scratch / "worker.log", concurrency=args.concurrency, name="sla-sweep")
     progress: list[tuple[float, int]] = []
     sweeps: list[float] = []
     result: dict[str, Any] = {"armed": armed, "concurrency": args.concurrency, "sweep_interval_s": args.sweep_interval}
@@ -528,24 +334,13 @@ def fire_with_worker(args: argparse.Namespace, env: dict[str, str], data: dict[s
         result["drain_seconds"] = round(time.monotonic() - started, 2)
     finally:
         worker.stop()
-    result["progress"] = _thin(progress)
+    result["progress"] = profiling.thin(progress)
     result["rate_per_s"] = round(armed / result["fire_seconds"], 1) if result.get("fire_seconds") else None
     result |= exactly_once(due_policy, timeline_before)
     log_text = worker.log_path.read_text(errors="replace") if worker.log_path.exists() else ""
     result["worker_log_errors"] = [line for line in log_text.splitlines() if "ERROR" in line][:5]
     result["worker"] = worker_task_stats(log_text, started_wall) if "started_wall" in locals() else {}
     return result
-
-
-def _thin(progress: list[tuple[float, int]], every: float = 5.0) -> list[tuple[float, int]]:
-    """One progress point per `every` seconds (and the last)."""
-    kept: list[tuple[float, int]] = []
-    for point in progress:
-        if not kept or point[0] - kept[-1][0] >= every:
-            kept.append(point)
-    if progress and kept[-1] != progress[-1]:
-        kept.append(progress[-1])
-    return kept
 
 
 def exactly_once(due_policy: int, timeline_before: int) -> dict[str, Any]:
@@ -615,21 +410,7 @@ def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as captured:
         fired = sum(fire_many(chunk) for chunk in chunks(timed))
     wall = time.perf_counter() - started
-    queries = captured.captured_queries
-    db_seconds = sum(float(q["time"]) for q in queries)
-    kinds: Counter[str] = Counter()
-    kind_time: defaultdict[str, float] = defaultdict(float)
-    for q in queries:
-        kind = _statement_kind(q["sql"])
-        kinds[kind] += 1
-        kind_time[kind] += float(q["time"])
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for chunk in chunks(profiled):
-        fire_many(chunk)
-    profiler.disable()
-    stats = pstats.Stats(profiler)
+    stats = profiling.profile(fire_many, chunks(profiled))
 
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as one_by_one:
@@ -641,79 +422,27 @@ def profile_fires(data: dict[str, Any], count: int) -> dict[str, Any]:
         "fired": fired,
         "chunk": SWEEP_CHUNK,
         "ms_per_fire": round(wall / n * 1000, 2),
-        "queries_per_fire": round(len(queries) / n, 2),
-        "db_ms_per_fire": round(db_seconds / n * 1000, 2),
+        **profiling.statements(captured.captured_queries, len(timed), "fire"),
         "one_by_one": {
             "fires": len(single),
             "fired": fired_singly,
             "ms_per_fire": round(single_wall / max(len(single), 1) * 1000, 2),
             "queries_per_fire": round(len(one_by_one.captured_queries) / max(len(single), 1), 1),
         },
-        "statements": [
-            {"statement": kind, "per_fire": round(c / n, 2), "ms_per_fire": round(kind_time[kind] / n * 1000, 2)}
-            for kind, c in kinds.most_common(25)
-        ],
-        "areas": _areas(stats, len(profiled)),
-        "top_cumulative": _top(stats, "cumulative", len(profiled)),
+        "areas": profiling.areas(stats, len(profiled), AREA_RULES, "fire"),
+        "top_cumulative": profiling.top(stats, len(profiled), "fire"),
     }
 
 
-def _statement_kind(statement: str) -> str:
-    """`SELECT incidents_slaclock`, `INSERT communications_notification`, ...: verb and first table."""
-    text = statement.strip()
-    verb = text.split(None, 1)[0].upper() if text else "?"
-    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "BEGIN"):
-        return verb
-    pattern = {"SELECT": r'\bFROM\s+"?(\w+)"?', "INSERT": r'\bINTO\s+"?(\w+)"?', "UPDATE": r'^UPDATE\s+"?(\w+)"?'}.get(
-        verb, r'\bFROM\s+"?(\w+)"?'
-    )
-    match = re.search(pattern, text, re.IGNORECASE)
-    return f"{verb} {match.group(1) if match else '?'}"
-
-
 AREA_RULES = [
-    ("psycopg / socket (waiting for PostgreSQL)", ("psycopg", "socket.py", "selectors.py")),
+    profiling.COMMON_AREAS[0],
     ("kombu / redis (publishing tasks)", ("kombu", "redis", "celery")),
-    ("Django templates (rendering notifications)", ("django/template",)),
-    ("Django ORM (building queries, instances)", ("django/db",)),
+    *profiling.COMMON_AREAS[1:],
     ("communications (emit, rules, recipients, storm control)", ("communications/",)),
     ("incidents (sla, notify, events, services)", ("incidents/",)),
     ("itsm (business time, calendars)", ("itsm/",)),
-    ("Django (other: URL reversing, model init, signals, transactions)", ("django/",)),
-    ("Python standard library (json, uuid, datetime, ...)", ("/lib/python3",)),
-    ("built-ins (C functions called from everywhere)", ("~",)),
+    *profiling.TRAILING_AREAS,
 ]
-
-
-def _areas(stats: pstats.Stats, fires: int) -> list[dict[str, Any]]:
-    """Own time (tottime) summed by area of the code, per fire."""
-    totals: defaultdict[str, float] = defaultdict(float)
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        area = next((name for name, needles in AREA_RULES if any(n in filename for n in needles)), "other")
-        totals[area] += tottime
-    grand = sum(totals.values()) or 1
-    return [
-        {"area": area, "ms_per_fire": round(t / max(fires, 1) * 1000, 2), "share": round(t / grand * 100, 1)}
-        for area, t in sorted(totals.items(), key=lambda item: -item[1])
-    ]
-
-
-def _top(stats: pstats.Stats, key: str, fires: int, count: int = 25) -> list[dict[str, Any]]:
-    """The `count` functions with the largest `key` time, under ROOT or not, per fire."""
-    rows = []
-    for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
-        where = filename.replace(str(ROOT) + "/", "").replace(".venv/lib/python3.11/site-packages/", "")
-        rows.append((cumtime if key == "cumulative" else tottime, tottime, calls, f"{where}:{line}({name})"))
-    rows.sort(reverse=True)
-    return [
-        {
-            "function": label,
-            "cum_ms_per_fire": round(value / max(fires, 1) * 1000, 2),
-            "own_ms_per_fire": round(own / max(fires, 1) * 1000, 2),
-            "calls_per_fire": round(calls / max(fires, 1), 1),
-        }
-        for value, own, calls, label in rows[:count]
-    ]
 
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -776,37 +505,17 @@ def format_report(results: dict[str, Any]) -> str:
             f"({prof['db_ms_per_fire']} ms waiting for PostgreSQL); one by one (fire_due, the ETA path): "
             f"{single.get('ms_per_fire')} ms and {single.get('queries_per_fire')} statements each"
         )
-        out.append("  statements per fire (count, ms):")
-        out.extend(f"    {s['per_fire']:6.2f} {s['ms_per_fire']:7.2f}  {s['statement']}" for s in prof["statements"])
-        out.append("  own time by area (cProfile, ms per fire, share):")
-        out.extend(f"    {a['ms_per_fire']:7.2f} {a['share']:5.1f} %  {a['area']}" for a in prof["areas"])
-        out.append("  top functions by cumulative time (ms per fire, own ms, calls per fire):")
-        out.extend(
-            f"    {t['cum_ms_per_fire']:7.2f} {t['own_ms_per_fire']:7.2f} {t['calls_per_fire']:7.1f}  {t['function']}"
-            for t in prof["top_cumulative"]
-        )
-    return "\n".join(out)
-
-
-def drop_database(db_name: str) -> None:
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM ends the run like Ctrl-C does: through the `finally` that stops the worker."""
-    raise SystemExit(128 + signum)
+        out += profiling.report_lines(prof, "fire")
+    return "\n".join([*out, "", *conditions_lines(results)])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole benchmark; returns the results (see format_report)."""
-    started_at = datetime.now(UTC)
-    load_before = os.getloadavg()
-    calibration_ms = calibrate.python_ms()
+    conditions = Conditions()
     kept = prepare_database(args.db, args.keep_db)
     env = sweep_env(args.db, args.broker)
     say(f"database {args.db}: {'kept' if kept else 'created'}; migrating")
-    run_checked([sys.executable, "manage.py", "migrate", "--noinput"], env, MIGRATE_TIMEOUT, "migrate")
+    manage(env, MIGRATE_TIMEOUT, "migrate", "--noinput")
     setup_django(env)
     from incidents.tasks import sweep_sla_clocks
 
@@ -814,7 +523,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     task_limit = args.sweep_limit or inspect.signature(sweep_sla_clocks.run).parameters["limit"].default
     limits = list(dict.fromkeys([task_limit, 1000]))
     results: dict[str, Any] = {
-        "started_at": started_at.isoformat(timespec="seconds"),
         "database": args.db,
         "sizes": data["sizes"],
         "seed_seconds": data["seconds"],
@@ -822,51 +530,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "facts": index_facts(data["due_policy"]),
         "queries": [measure_query(limit) for limit in limits],
     }
-    scratch = Path(tempfile.mkdtemp(prefix="itsm-sla-sweep-"))
-    try:
+    with scratch_dir("itsm-sla-sweep-") as scratch:  # kept only if the run fails
         results["fire"] = fire_with_worker(args, env, data, scratch)
-    except BaseException:
-        say(f"worker log kept in {scratch}")
-        raise
-    shutil.rmtree(scratch, ignore_errors=True)  # the report already holds what the log said
     if args.profile:
         say(f"profiling {args.profile} fires in this process")
         results["profile"] = profile_fires(data, args.profile)
     check_private_broker(args.broker)  # the profile's delivery tasks have no worker left: drop them
-    results["load_average"] = {
-        "before": [round(v, 2) for v in load_before],
-        "after": [round(v, 2) for v in os.getloadavg()],
-    }
-    results["python_calibration_ms"] = calibration_ms
-    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return results
+    return conditions.results() | results
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run, print the report, write the JSON; exit 0 when it ran, 1 if a check failed, 2 if it could not run."""
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        results = run(args)
-    except BenchError as exc:
-        say(str(exc))
+    results = run_tool(run, parse_args(argv), say, format_report, prefix="sla-sweep-")
+    if results is None:
         return 2
-    finally:
-        if args.drop:
-            from django.conf import settings
-
-            if settings.configured:
-                from django.db import connections
-
-                connections.close_all()
-            drop_database(args.db)
-    print(format_report(results))
-    print(f"\nload average before {results['load_average']['before']}, after {results['load_average']['after']}")
-    print(f"Python speed: the calibration workload (bench/calibrate.py) took {results['python_calibration_ms']} ms")
-    path = args.json or RESULTS_DIR / f"sla-sweep-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(f"results: {path}")
     fire = results.get("fire", {})
     return 0 if fire.get("all_fired") and fire.get("exactly_once") else 1
 

@@ -22,41 +22,12 @@ CRITICALITIES = ["low", "medium", "high", "critical"]
 
 def seed(scale: int) -> dict[str, Any]:
     """Insert the configuration records with bulk_create (and COPY for the membership rows)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.utils import timezone
-
-    from bench.bulk import bulk_insert, copy_rows, password_hash
+    from bench.bulk import bulk_insert, copy_rows, seed_users
     from itsm import roles
     from itsm.models import AssignmentGroup, BusinessCalendar, Category, Service, SlaPolicy
 
-    User = get_user_model()
-    now = timezone.now()
-    users = bulk_insert(
-        User,
-        (
-            User(
-                username=f"bench-agent-{i}",
-                first_name="Agent",
-                last_name=f"No. {i}",
-                email=f"bench-agent-{i}@example.com",
-                is_staff=True,
-                password=password_hash(),
-                date_joined=now,
-            )
-            for i in range(USERS)
-        ),
-        keep=True,
-    )
     # Every agent holds one working role, so /users/ has roles to prefetch.
-    role_ids = list(
-        Group.objects.filter(name__in=[roles.SERVICE_DESK_AGENT, roles.RESOLVER, roles.READ_ONLY]).values_list(
-            "id", flat=True
-        )
-    )
-    User.groups.through.objects.bulk_create(
-        User.groups.through(user_id=user.pk, group_id=role_ids[i % len(role_ids)]) for i, user in enumerate(users)
-    )
+    users = seed_users("bench-agent", USERS, roles=[roles.SERVICE_DESK_AGENT, roles.RESOLVER, roles.READ_ONLY])
 
     groups = bulk_insert(
         AssignmentGroup,
@@ -77,9 +48,8 @@ def seed(scale: int) -> dict[str, Any]:
     membership = AssignmentGroup.members.through
     copy_rows(
         membership,
-        ["assignmentgroup", "user"],
         (
-            (group.pk, users[(g * MEMBERS_PER_GROUP + m) % USERS].pk)
+            {"assignmentgroup": group.pk, "user": users[(g * MEMBERS_PER_GROUP + m) % USERS].pk}
             for g, group in enumerate(groups)
             for m in range(MEMBERS_PER_GROUP)
         ),

@@ -1,63 +1,36 @@
 """End to end at a tiny scale: the `incidents` scenario and `bench.sla_sweep` (issue 3 item 9, issue 4 item 7).
 
-Both make their own PostgreSQL database (`itsm_bench_test_*`, dropped afterwards) in child
+Both make their own PostgreSQL database (`itsm_bench_test_*`, see conftest.py; dropped afterwards) in child
 processes, so no pytest-django database is involved. The sweep runs a real Celery worker on a
 Redis database of its own (db 6), never the one the integration tests use. As with the other
 bench smoke test, a missing PostgreSQL or Redis skips these outside CI and fails them with CI=true.
 """
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_DB = "itsm_bench_test_incidents"
-SWEEP_DB = "itsm_bench_test_sla"
 SWEEP_BROKER = "redis://127.0.0.1:6379/6"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Hang guards only: a run takes 20-40 s on an idle machine, more when others load it.
 SCENARIO_TIMEOUT = 150
 SWEEP_TIMEOUT = 150
 
 
-def _require(port: int, what: str) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        message = f"the bench needs {what} on 127.0.0.1:{port}"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: integration services are required)")
-        pytest.skip(message)
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "BENCH_DB_NAME"} | extra
-
-
 @pytest.fixture(scope="module")
-def scenario_run(tmp_path_factory):
+def scenario_run(tmp_path_factory, bench_services, bench_test_db, bench_drop, bench_env):
     """One tiny run of the `incidents` scenario: its JSON results and printed table."""
-    _require(5432, "PostgreSQL")
-    _require(6379, "Redis")
     out = tmp_path_factory.mktemp("incidents-bench") / "results.json"
+    db = bench_test_db("incidents")
     args = [sys.executable, "-m", "bench", "--scenario", "incidents", "--scale", "400", "--requests", "12"]
     try:
         done = subprocess.run(
             [*args, "--json", str(out)],
             cwd=ROOT,
-            env=_env(BENCH_DB_NAME=SCENARIO_DB),
+            env=bench_env(BENCH_DB_NAME=db),
             capture_output=True,
             text=True,
             timeout=SCENARIO_TIMEOUT,
@@ -65,7 +38,7 @@ def scenario_run(tmp_path_factory):
         assert done.returncode == 0, done.stderr[-3000:]
         yield json.loads(out.read_text()), done.stdout
     finally:
-        _drop(SCENARIO_DB)
+        bench_drop(db)
 
 
 def _steps(results: dict) -> dict[str, dict]:
@@ -123,29 +96,17 @@ def test_admin_changelist_has_no_errors(scenario_run):
     assert admin["statuses"] == {"200": 12}
 
 
-def _leftover_workers(runner_pid: int) -> list[int]:
-    """Pids of worker processes the sweep started (its hostname names the sweep's pid)."""
-    needle = f"--hostname=sla-sweep-{runner_pid}@".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.integration
-def test_sla_sweep_fires_every_due_breach_exactly_once(tmp_path):
-    _require(5432, "PostgreSQL")
-    _require(6379, "Redis")
+def test_sla_sweep_fires_every_due_breach_exactly_once(
+    tmp_path, bench_services, bench_test_db, bench_drop, bench_env, bench_processes_with
+):
     out = tmp_path / "sweep.json"
+    sweep_db = bench_test_db("sla")
     args = [sys.executable, "-m", "bench.sla_sweep", "--incidents", "2000", "--open", "400", "--due", "50"]
-    args += ["--db", SWEEP_DB, "--broker", SWEEP_BROKER, "--sweep-interval", "5", "--timeout", "60"]
+    args += ["--db", sweep_db, "--broker", SWEEP_BROKER, "--sweep-interval", "5", "--timeout", "60"]
     args += ["--profile", "10", "--drop", "--json", str(out)]
-    process = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipe = subprocess.PIPE
+    process = subprocess.Popen(args, cwd=ROOT, env=bench_env(), stdout=pipe, stderr=pipe, text=True)
     try:
         stdout, stderr = process.communicate(timeout=SWEEP_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -153,10 +114,11 @@ def test_sla_sweep_fires_every_due_breach_exactly_once(tmp_path):
         stdout, stderr = process.communicate(timeout=60)
         pytest.fail(f"bench.sla_sweep took longer than {SWEEP_TIMEOUT} s: {stderr[-3000:]}")
     finally:
-        _drop(SWEEP_DB)
+        bench_drop(sweep_db)
 
     assert process.returncode == 0, stderr[-3000:] + stdout[-3000:]
-    assert _leftover_workers(process.pid) == []
+    # The sweep's worker names the sweep's pid in its hostname: none may outlive the run.
+    assert bench_processes_with(f"--hostname=sla-sweep-{process.pid}@".encode()) == []
     results = json.loads(out.read_text())
     fire = results["fire"]
     assert fire["armed"] == 50 and fire["all_fired"], fire

@@ -2,65 +2,31 @@
 
 200 deliveries drained by real Celery workers into the bench's loopback receiver, exactly once;
 then a few incidents with the broker up and down, the sweep delivering the outage's rows once
-the broker is back. The bench makes its own database (`itsm_bench_test_webhooks`, dropped
-afterwards) and uses Redis db 11 as its private broker, never the db the integration tests
+the broker is back. The bench makes its own database (`itsm_bench_test_webhooks`, see
+conftest.py; dropped afterwards) and uses Redis db 11 as its private broker, never the db the integration tests
 use; no pytest-django database is involved. As with the other bench smoke tests, a missing
 PostgreSQL or Redis skips this outside CI and fails it with CI=true.
 """
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
-DB_NAME = "itsm_bench_test_webhooks"
 BROKER = "redis://127.0.0.1:6379/11"
 DELIVERIES = 200
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # A hang guard only: the run takes 30-60 s on an idle machine (migrations are most of it).
 TIMEOUT = 180
 
 
-def _require(port: int, what: str) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        message = f"the bench needs {what} on 127.0.0.1:{port}"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: integration services are required)")
-        pytest.skip(message)
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _processes_with(needle: bytes) -> list[int]:
-    """Pids whose command line contains `needle`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory):
+def bench_run(tmp_path_factory, bench_services, bench_test_db, bench_drop):
     """One tiny run: its JSON results, printed report and the runner's pid."""
-    _require(5432, "PostgreSQL")
-    _require(6379, "Redis")
+    DB_NAME = bench_test_db("webhooks")
     out = tmp_path_factory.mktemp("webhooks-bench") / "results.json"
     args = [sys.executable, "-m", "bench.webhooks", "--deliveries", str(DELIVERIES), "--db", DB_NAME]
     args += ["--broker", BROKER, "--incidents", "4", "--rounds", "1", "--warmup", "0"]
@@ -78,7 +44,7 @@ def bench_run(tmp_path_factory):
         stdout, stderr = process.communicate(timeout=60)
         pytest.fail(f"bench.webhooks took longer than {TIMEOUT} s: {stderr[-3000:]}")
     finally:
-        _drop(DB_NAME)
+        bench_drop(DB_NAME)
     assert process.returncode == 0, stderr[-4000:] + stdout[-3000:]
     return json.loads(out.read_text()), stdout, process.pid
 
@@ -114,9 +80,9 @@ def test_the_sweep_delivers_what_was_created_while_the_broker_was_down(bench_run
 
 
 @pytest.mark.integration
-def test_no_worker_or_receiver_outlives_the_run(bench_run):
+def test_no_worker_or_receiver_outlives_the_run(bench_run, bench_processes_with):
     results, _, pid = bench_run
 
-    assert _processes_with(f"--hostname=webhooks1-{pid}@".encode()) == []
-    assert _processes_with(f"_receiver\0--port={results['receiver_port']}".encode()) == []
+    assert bench_processes_with(f"--hostname=webhooks1-{pid}@".encode()) == []
+    assert bench_processes_with(f"_receiver\0--port={results['receiver_port']}".encode()) == []
     assert results["profile"]["deliveries"] == 9 and results["profile"]["queries_per_delivery"] > 0

@@ -1,0 +1,1 @@
+"""Seeds shared by scenarios and tools (bulk rows through `bench.bulk`)."""

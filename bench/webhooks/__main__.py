@@ -1,0 +1,7 @@
+"""`python -m bench.webhooks`: see the package's docstring."""
+
+import sys
+
+from bench.webhooks import main
+
+sys.exit(main())
