@@ -105,12 +105,5 @@ def notified_row(incident: Incident, *, event: str, channel: str, recipient: str
     return _row(incident, TimelineType.NOTIFIED, None, {"event": event, "channel": channel, "recipient": recipient})
 
 
-def notified(incident: Incident, **fields) -> TimelineEvent:
-    """A notification sent about the incident (`notified_row`'s fields: event, channel, recipient)."""
-    event = notified_row(incident, **fields)
-    event.save(force_insert=True)
-    return event
-
-
 def workaround_applied(incident: Incident, actor, known_error: int) -> TimelineEvent:
     return _write(incident, TimelineType.WORKAROUND_APPLIED, actor, {"known_error": known_error})

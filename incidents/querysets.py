@@ -18,10 +18,3 @@ class IncidentQuerySet(models.QuerySet):
 
     def in_groups_of(self, user) -> "IncidentQuerySet":
         return self.filter(assignment_group_id__in=roles.group_ids(user))
-
-    def unassigned(self) -> "IncidentQuerySet":
-        return self.filter(assignee__isnull=True)
-
-    def for_list(self) -> "IncidentQuerySet":
-        """What a list page renders, in a constant number of queries."""
-        return self.select_related("service", "assignment_group", "assignee")

@@ -38,10 +38,7 @@ def sweep_sla_clocks(limit: int = SWEEP_LIMIT, inline_below: int = 20, chunk: in
     if len(ids) < inline_below:
         firing.fire_many(ids)
     else:
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            if not send_now(fire_sla_clocks, part):
-                firing.release_clocks(part)
+        firing.SWEEP.publish(ids, lambda part: send_now(fire_sla_clocks, part), chunk=chunk)
     return len(ids)
 
 

@@ -58,13 +58,19 @@ def shared_cache_available() -> bool:
     return "locmem" not in backend.lower() or getattr(settings, "TESTING", False)
 
 
+# How long a thread that changed the cached rows inside a transaction reads the database instead
+# of the cache. The flag is cleared by the bump after commit; a rollback leaves it to expire.
+CHANGED_FOR = 60.0
+
+
 class _Bump:
-    """An after-commit hook setting a new version of one cache (at most one per transaction)."""
+    """An after-commit hook setting a new version of one cache (one per change: a bump is idempotent)."""
 
     def __init__(self, owner: VersionedCache) -> None:
         self.owner = owner
 
     def __call__(self) -> None:
+        self.owner._local.changed_until = 0.0
         self.owner.bump()
 
 
@@ -80,6 +86,7 @@ class VersionedCache:
         self.max_entries = max_entries
         self.version_ttl = version_ttl
         self._lock = threading.Lock()
+        self._local = threading.local()  # per thread: "this thread's open transaction changed the rows"
         self._version: str | None = None
         self._version_read_at = float("-inf")
         self._unavailable_until = float("-inf")
@@ -123,11 +130,12 @@ class VersionedCache:
         if not connection.in_atomic_block:
             self.bump()
             return
-        if not self._pending(connection):
-            transaction.on_commit(_Bump(self))
+        self._local.changed_until = time.monotonic() + CHANGED_FOR
+        transaction.on_commit(_Bump(self))
 
-    def _pending(self, connection) -> bool:
-        return any(isinstance(hook, _Bump) and hook.owner is self for _, hook, _ in connection.run_on_commit)
+    def _changed_here(self, connection) -> bool:
+        """Whether this thread's open transaction changed the cached rows (then it reads the database)."""
+        return connection.in_atomic_block and getattr(self._local, "changed_until", 0.0) > time.monotonic()
 
     # --- readers -------------------------------------------------------------------------------
     def _current_version(self, now: float) -> str | None:
@@ -164,7 +172,7 @@ class VersionedCache:
         such as presented API tokens, must not let anyone fill the cache).
         """
         connection = transaction.get_connection()
-        if connection.in_atomic_block and self._pending(connection):
+        if self._changed_here(connection):
             return loader()
         now = time.monotonic()
         version = self._current_version(now)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from itsm import events
 from itsm.models import DomainEvent
 from itsm.queue import send_now
+from itsm.sweep import LeasedSweep
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -16,18 +17,19 @@ def dispatch_domain_event(event_id: int) -> bool:
     return events.dispatch(event_id)
 
 
+SWEEP = LeasedSweep(DomainEvent)
+SWEEP_LEASE = timedelta(minutes=5)  # a re-sent event is not re-sent again before this
+
+
 @shared_task(ignore_result=True)
 def sweep_domain_events(older_than_seconds: int = 30, limit: int = 500) -> int:
-    """Re-send events whose after-commit hand-off was lost (broker down, worker killed)."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        DomainEvent.objects.undispatched()
-        .filter(created_at__lt=cutoff, attempts__lt=20)
-        .order_by("created_at")
-        .values_list("id", flat=True)[:limit]
+    """Re-send events whose after-commit hand-off was lost (broker down, worker killed); returns how many."""
+    now = timezone.now()
+    due = DomainEvent.objects.undispatched().filter(
+        created_at__lt=now - timedelta(seconds=older_than_seconds), attempts__lt=20
     )
-    for event_id in ids:
-        send_now(dispatch_domain_event, event_id)
+    ids = SWEEP.claim(due, now=now, lease=SWEEP_LEASE, limit=limit, order_by=("created_at", "id"))
+    SWEEP.publish(ids, lambda part: send_now(dispatch_domain_event, part[0]), chunk=1, leased_at=now)
     return len(ids)
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from incidents import events, notify, services
@@ -30,6 +29,7 @@ from incidents.models import Incident, SlaClock, TimelineEvent
 from incidents.models.sla import ClockStage
 from itsm import businesstime
 from itsm.models import SlaPolicy
+from itsm.sweep import LeasedSweep
 
 from .clocks import schedule
 from .replay import calendar_of, next_check, percent
@@ -330,18 +330,7 @@ def due_clock_ids(now: datetime | None = None, limit: int = 1000) -> list[int]:
 
 
 SWEEP_LEASE = timedelta(minutes=5)  # a published clock is not published again before this (lost message: retried)
-
-_CLAIM_SQL = """
-UPDATE {table} SET queued_at = %s
-WHERE id IN (
-    SELECT id FROM {table}
-    WHERE next_check_at IS NOT NULL AND next_check_at <= %s AND (queued_at IS NULL OR queued_at < %s)
-    ORDER BY next_check_at, id
-    LIMIT %s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id
-"""
+SWEEP = LeasedSweep(SlaClock)
 
 
 def claim_due_clocks(now: datetime | None = None, limit: int = 1000, lease: timedelta = SWEEP_LEASE) -> list[int]:
@@ -350,23 +339,10 @@ def claim_due_clocks(now: datetime | None = None, limit: int = 1000, lease: time
     The lease only avoids publishing a clock twice; exactly-once is the fire's row lock.
     """
     now = now or timezone.now()
-    stale = now - lease
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL.format(table=SlaClock._meta.db_table), [now, now, stale, limit])
-            return sorted(row[0] for row in cursor.fetchall())
-    with transaction.atomic():
-        ids = list(
-            SlaClock.objects.filter(next_check_at__isnull=False, next_check_at__lte=now)
-            .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
-            .order_by("next_check_at", "id")
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            SlaClock.objects.filter(id__in=ids).update(queued_at=now)
-    return ids
+    due = SlaClock.objects.filter(next_check_at__isnull=False, next_check_at__lte=now)
+    return SWEEP.claim(due, now=now, lease=lease, limit=limit, order_by=("next_check_at", "id"))
 
 
 def release_clocks(clock_ids: list[int]) -> None:
     """Give up the lease of clocks whose publication failed (the next sweep takes them again)."""
-    SlaClock.objects.filter(id__in=clock_ids).update(queued_at=None)
+    SWEEP.release(clock_ids)

@@ -20,6 +20,9 @@ class DomainEvent(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="The sweep's lease: when it last re-sent this event (itsm.sweep)."
+    )
 
     objects = DomainEventQuerySet.as_manager()
 
