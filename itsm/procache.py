@@ -123,6 +123,7 @@ class VersionedCache:
             self._version = None
             self._version_read_at = float("-inf")
             self._unavailable_until = float("-inf")
+        self._local.changed_until = 0.0
 
     def changed(self) -> None:
         """The cached rows changed in the current transaction: bump the version once it commits."""
@@ -132,6 +133,10 @@ class VersionedCache:
             return
         self._local.changed_until = time.monotonic() + CHANGED_FOR
         transaction.on_commit(_Bump(self))
+
+    def forget_change(self) -> None:
+        """Tests: act as if this thread had not changed the rows (as when another process changed them)."""
+        self._local.changed_until = 0.0
 
     def _changed_here(self, connection) -> bool:
         """Whether this thread's open transaction changed the cached rows (then it reads the database)."""

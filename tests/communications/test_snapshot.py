@@ -24,6 +24,8 @@ def commit_bumps(run: bool = True) -> None:
     connection.run_on_commit = [h for h in connection.run_on_commit if h not in hooks]
     for _, hook, _ in hooks if run else ():
         hook()
+    if not run:
+        snapshot.CONFIG.forget_change()
 
 
 @pytest.fixture
