@@ -170,11 +170,10 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
         if not super().has_change_permission(request, obj):
             return False
-        if obj is None:
-            return True
-        if obj.state in TERMINAL_STATES:
-            return False  # services.update_incident refuses closed and cancelled incidents
-        return bool(policy.can_change(request.user, obj))
+        return obj is None or bool(policy.can_update(request.user, obj))
+
+    def has_view_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        return super().has_view_permission(request, obj) and bool(policy.can_view(request.user, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
         return False  # incidents are cancelled, never deleted
