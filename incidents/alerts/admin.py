@@ -1,8 +1,7 @@
 """Console pages of alert ingestion: per-service alert routes (administrators), alert state and the
 inbound email log (read-only).
 
-Django only autodiscovers `incidents.admin`; that module imports this one
-(`from incidents.alerts import admin as _alerts_admin  # noqa: F401`).
+Django only autodiscovers `incidents.admin`; that package imports this module.
 """
 
 import json
@@ -13,10 +12,15 @@ from unfold.admin import ModelAdmin
 
 from incidents.alerts import conf
 from incidents.models import AlertRoute, InboundMessage, IncidentAlert
+from itsm.admin_large import LargeTableAdminMixin
 
 
-class ReadOnlyAdmin(ModelAdmin):
-    """Written by intake only: nobody adds, edits or deletes these rows in the console."""
+class ReadOnlyAdmin(LargeTableAdminMixin, ModelAdmin):
+    """Written by intake only: nobody adds, edits or deletes these rows in the console.
+
+    One row per monitored incident or received email: big tables, so never counted whole."""
+
+    ordering = ["-pk"]  # newest first, along the primary key (a page never sorts the whole table)
 
     def has_add_permission(self, request) -> bool:
         return False
