@@ -34,6 +34,8 @@ class ReadOnlyAdmin(LargeTableAdminMixin, ModelAdmin):
 
 @admin.register(AlertRoute)
 class AlertRouteAdmin(ModelAdmin):
+    """Per-service alert routing: the group and severity mapping monitoring alerts open incidents with."""
+
     list_display = ["service", "assignment_group", "on_resolve", "mapping", "updated_at"]
     list_filter = ["on_resolve"]
     search_fields = ["service__name", "service__slug"]
@@ -53,6 +55,8 @@ class AlertRouteAdmin(ModelAdmin):
 
 @admin.register(IncidentAlert)
 class IncidentAlertAdmin(ReadOnlyAdmin):
+    """Alert state per monitored incident (occurrences, last seen, cleared)."""
+
     list_display = ["incident", "dedup_key", "source", "severity", "count", "last_seen", "cleared_at"]
     list_filter = ["severity"]
     search_fields = ["dedup_key", "incident__number", "source"]
@@ -69,6 +73,8 @@ class IncidentAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
+    """The inbound email log: every received message and what intake did with it."""
+
     list_display = ["received_at", "sender", "subject", "outcome", "reason", "incident", "channel"]
     list_filter = ["outcome", "channel"]
     search_fields = ["message_id", "sender", "subject", "incident__number"]
