@@ -1,17 +1,17 @@
 """Console actions on incidents: the comment form's view, "My work", transition buttons, bulk actions.
 
-Each calls the same `incidents.services` function as its API equivalent:
+Each console action calls the same `incidents.services` function as its API equivalent
+(paths under /api/v1/incidents/):
 
-=====================  ==========================================  ===============================
-console                service                                     API
-=====================  ==========================================  ===============================
-Add comment            services.add_comment                        POST .../{id}/comments/
-Transition buttons     services.run_transition                     POST .../{id}/transitions/{name}/
-Assign to me (bulk)    services.assign_to_me                       POST .../{id}/assign-to-me/
-Assign to a group      services.assign (update_incident)           PATCH .../{id}/ assignment_group
-Resolve (bulk)         services.run_transition("resolve")          POST .../{id}/transitions/resolve/
-My work (a list)       IncidentQuerySet.for_agent                  GET .../?assignee=me (mine only)
-=====================  ==========================================  ===============================
+- Add page (`.incident`): `open_incident`; `POST /`.
+- Change page (`.incident`): `update_incident`; `PATCH {id}/` with If-Match.
+- Add comment: `add_comment`; `POST {id}/comments/`.
+- Transition buttons: `run_transition`; `POST {id}/transitions/{name}/`.
+- Assign to me (bulk): `assign_to_me`; `POST {id}/assign-to-me/`.
+- Assign to a group (bulk): `assign`, i.e. `update_incident`; `PATCH {id}/` `{"assignment_group": id}`.
+- Resolve (bulk): `run_transition("resolve")`; `POST {id}/transitions/resolve/`, one per incident.
+- My work and the other queues (list views, not changes): `IncidentQuerySet.in_queue`;
+  `GET /?queue=my_work` (or `mine`, `my_groups`, `unassigned`).
 """
 
 from __future__ import annotations

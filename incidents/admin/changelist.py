@@ -15,7 +15,7 @@ from django.utils import timezone
 from unfold.contrib.filters.admin import ChoicesCheckboxFilter, RadioFilter, RangeDateTimeFilter
 from unfold.utils import parse_datetime_str
 
-from incidents.choices import Channel
+from incidents.choices import Channel, Queue
 from incidents.models import SlaClock
 from incidents.models.sla import LIVE_STAGES, ClockStage
 from incidents.sla import CALENDAR_PREFETCH
@@ -48,25 +48,10 @@ class QueueFilter(RadioFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [
-            ("my_work", "My work"),
-            ("mine", "Assigned to me"),
-            ("my_groups", "My groups"),
-            ("unassigned", "Unassigned"),
-        ]
+        return Queue.choices
 
     def queryset(self, request, queryset):
-        value = self.value()
-        user = request.user
-        if value == "my_work":
-            return queryset.for_agent(user)
-        if value == "mine":
-            return queryset.filter(assignee=user)
-        if value == "my_groups":
-            return queryset.in_groups_of(user)
-        if value == "unassigned":
-            return queryset.filter(assignee__isnull=True)
-        return queryset
+        return queryset.in_queue(self.value(), request.user) if self.value() else queryset
 
 
 class SlaFilter(RadioFilter):
