@@ -8,6 +8,8 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from itsm.admin_large import LargeTableAdminMixin
+
 from . import rendering, services
 from .choices import Status
 from .forms import NotificationRuleForm, NotificationTemplateForm, SubscriptionForm, WebhookEndpointForm
@@ -38,7 +40,7 @@ class DeliveryAttemptInline(TabularInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ModelAdmin):
+class NotificationAdmin(LargeTableAdminMixin, ModelAdmin):
     """The delivery log. Read-only; "retry now" needs the change permission."""
 
     list_display = [

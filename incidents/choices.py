@@ -72,3 +72,12 @@ class Transition(models.TextChoices):
     REOPEN = "reopen", "Reopen"
     CLOSE = "close", "Close"
     CANCEL = "cancel", "Cancel"
+
+
+class Queue(models.TextChoices):
+    """Whose work: the console's queue filter and the API's `queue` parameter."""
+
+    MY_WORK = "my_work", "My work"
+    MINE = "mine", "Assigned to me"
+    MY_GROUPS = "my_groups", "My groups"
+    UNASSIGNED = "unassigned", "Unassigned"

@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
-from incidents.choices import Channel, IncidentState
+from incidents.choices import Channel, IncidentState, Queue
 from incidents.models import Incident, SlaClock
 from incidents.models.sla import LIVE_STAGES, ClockStage
 from itsm.api.filters import CommaSeparatedFilter
@@ -40,6 +40,11 @@ class IncidentFilterSet(django_filters.FilterSet):
         method="filter_sla_due_before", label="A live SLA clock is due before this moment"
     )
     sla_paused = django_filters.BooleanFilter(method="filter_sla_paused", label="Has a paused SLA clock")
+    queue = django_filters.ChoiceFilter(
+        choices=Queue.choices,
+        method="filter_queue",
+        label="The console's queues: my_work (open, mine or my groups' unassigned), mine, my_groups, unassigned",
+    )
 
     class Meta:
         model = Incident
@@ -97,3 +102,6 @@ class IncidentFilterSet(django_filters.FilterSet):
             number = f"INC{int(match.group(2)):07d}"
             return queryset.filter(Q(number=number) | Q(title__icontains=value))
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+    def filter_queue(self, queryset, name, value):
+        return queryset.in_queue(value, self.request.user)

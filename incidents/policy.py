@@ -9,6 +9,7 @@ Read Only reads. Every refusal carries a sentence saying why (the API's 403 deta
 
 from dataclasses import dataclass
 
+from incidents.choices import TERMINAL_STATES
 from itsm import roles
 
 GROUP_BOUND_ROLES = (roles.SERVICE_DESK_AGENT, roles.RESOLVER, roles.PROBLEM_MANAGER)
@@ -71,6 +72,16 @@ def can_change(user, incident) -> Decision:
             f"{incident.number} belongs to another group.",
         )
     return Decision(False, "Your role may read incidents but not change them.")
+
+
+def can_update(user, incident) -> Decision:
+    """May `user` edit `incident`'s fields now? Closed and cancelled incidents are frozen for
+    everyone (as `services.update_incident` enforces); otherwise `can_change` decides."""
+    if incident.state in TERMINAL_STATES:
+        return Decision(
+            False, f"{incident.number} is {incident.state}; closed and cancelled incidents cannot be changed."
+        )
+    return can_change(user, incident)
 
 
 def can_transition(user, incident, name: str) -> Decision:

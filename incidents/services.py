@@ -599,3 +599,31 @@ def remind_long_holds(now=None, limit: int = 500) -> int:
             )
             sent += 1
     return sent
+
+
+@transaction.atomic
+def assign_to_me(incident: Incident | int, *, actor, expected_version: int | None = None) -> Incident:
+    """Make `actor` the assignee ("Assign to me" in the console, `POST .../assign-to-me/` in the API).
+
+    An incident with a group keeps it (the actor must be one of its members, as for any
+    assignee). An incident without one takes the actor's group when they are in exactly one;
+    with several (or none) the actor is asked to choose a group first, since guessing would route
+    the work to the wrong team. The change itself is `assign`, so it is checked, recorded and
+    notified like any other assignment.
+    """
+    from itsm import roles  # local import: keeps this addition to the end of the module (parallel edits above)
+
+    locked = _lock(incident)
+    _check_version(locked, expected_version)
+    _require(policy.can_change(actor, locked))
+    group = None
+    if locked.assignment_group_id is None:
+        my_groups = sorted(roles.group_ids(actor))
+        if len(my_groups) != 1:
+            raise ValidationError(
+                {"assignment_group": ["It has no group; assign it to a group first (you are in several)."]}
+                if my_groups
+                else {"assignee": ["You are not a member of any assignment group."]}
+            )
+        group = AssignmentGroup.objects.get(pk=my_groups[0])
+    return assign(locked, actor=actor, group=group, assignee=actor, expected_version=expected_version)

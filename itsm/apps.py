@@ -9,7 +9,6 @@ class ItsmConfig(AppConfig):
     verbose_name = "Configuration"
 
     def ready(self) -> None:
-        from . import pgtypes, signals, unfold_speedups  # noqa: F401
+        from . import pgtypes, signals  # noqa: F401
 
         pgtypes.install()
-        unfold_speedups.install()

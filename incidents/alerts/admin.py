@@ -1,8 +1,7 @@
 """Console pages of alert ingestion: per-service alert routes (administrators), alert state and the
 inbound email log (read-only).
 
-Django only autodiscovers `incidents.admin`; that module imports this one
-(`from incidents.alerts import admin as _alerts_admin  # noqa: F401`).
+Django only autodiscovers `incidents.admin`; that package imports this module.
 """
 
 import json
@@ -13,10 +12,15 @@ from unfold.admin import ModelAdmin
 
 from incidents.alerts import conf
 from incidents.models import AlertRoute, InboundMessage, IncidentAlert
+from itsm.admin_large import LargeTableAdminMixin
 
 
-class ReadOnlyAdmin(ModelAdmin):
-    """Written by intake only: nobody adds, edits or deletes these rows in the console."""
+class ReadOnlyAdmin(LargeTableAdminMixin, ModelAdmin):
+    """Written by intake only: nobody adds, edits or deletes these rows in the console.
+
+    One row per monitored incident or received email: big tables, so never counted whole."""
+
+    ordering = ["-pk"]  # newest first, along the primary key (a page never sorts the whole table)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -30,6 +34,8 @@ class ReadOnlyAdmin(ModelAdmin):
 
 @admin.register(AlertRoute)
 class AlertRouteAdmin(ModelAdmin):
+    """Per-service alert routing: the group and severity mapping monitoring alerts open incidents with."""
+
     list_display = ["service", "assignment_group", "on_resolve", "mapping", "updated_at"]
     list_filter = ["on_resolve"]
     search_fields = ["service__name", "service__slug"]
@@ -49,6 +55,8 @@ class AlertRouteAdmin(ModelAdmin):
 
 @admin.register(IncidentAlert)
 class IncidentAlertAdmin(ReadOnlyAdmin):
+    """Alert state per monitored incident (occurrences, last seen, cleared)."""
+
     list_display = ["incident", "dedup_key", "source", "severity", "count", "last_seen", "cleared_at"]
     list_filter = ["severity"]
     search_fields = ["dedup_key", "incident__number", "source"]
@@ -65,6 +73,8 @@ class IncidentAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
+    """The inbound email log: every received message and what intake did with it."""
+
     list_display = ["received_at", "sender", "subject", "outcome", "reason", "incident", "channel"]
     list_filter = ["outcome", "channel"]
     search_fields = ["message_id", "sender", "subject", "incident__number"]

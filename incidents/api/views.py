@@ -195,3 +195,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if self.action in ("timeline", "comments"):
             return queryset
         return super().filter_queryset(queryset)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.IncidentSerializer},
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+    )
+    @action(detail=True, methods=["post"], url_path="assign-to-me")
+    def assign_to_me(self, request, pk=None):
+        """Assign the incident to the caller, in the caller's group when it has none (the console's
+        "Assign to me"); 400 when that group cannot be chosen, 403/409/412 as for other changes."""
+        incident = self.get_object()
+        incident = services.assign_to_me(incident, actor=request.user, expected_version=expected_version(request))
+        return self._respond(incident)

@@ -14,17 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import services
-from incidents.admin import (
-    IncidentAdmin,
-    LargeTablePaginator,
-    TimelineNarrator,
-    estimated_rows,
-    parse_number,
-    sla_summary,
-)
+from incidents.admin import IncidentAdmin
+from incidents.admin.display import parse_number, sla_summary
 from incidents.choices import IncidentState, TimelineType
 from incidents.models import Comment, Incident, IncidentSettings, SlaClock, TimelineEvent
+from incidents.narration import TimelineNarrator
 from itsm import roles
+from itsm.admin_large import LargeTablePaginator, estimated_rows
 from tests.factories import AssignmentGroupFactory, ServiceFactory
 from tests.incidents.factories import IncidentFactory
 

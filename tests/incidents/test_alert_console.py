@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.timezone import localtime
 
-from incidents import admin as incident_admin
-from incidents.admin import IncidentAdmin, attachment_lines, pretty_details
+from incidents.admin import IncidentAdmin
+from incidents.admin import display as admin_display
+from incidents.admin import incident as incident_admin
+from incidents.admin.display import attachment_lines, pretty_details
 from incidents.models import InboundMessage, Incident, IncidentAlert
 from itsm import roles
 from tests.incidents.factories import IncidentFactory
@@ -137,7 +139,7 @@ def test_acknowledge_and_monitoring_resolve_times_show(console, sender, service)
 
 def test_alert_details_are_escaped_and_capped(console, sender, service, monkeypatch):
     incident = trigger(sender, service, details={"html": "<script>alert(1)</script>", "blob": "x" * 500})
-    monkeypatch.setattr(incident_admin, "ALERT_DETAILS_LIMIT", 100)
+    monkeypatch.setattr(admin_display, "ALERT_DETAILS_LIMIT", 100)
 
     html = page(console, incident)
 
