@@ -19,6 +19,7 @@ from django_fsm import can_proceed
 from incidents import events, notify, policy, sla
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, IncidentSettings
+from itsm import roles
 from itsm.exceptions import InvalidTransition, StaleRecord
 from itsm.models import AssignmentGroup, PriorityMatrixEntry
 from itsm.numbering import next_number
@@ -602,6 +603,7 @@ def remind_long_holds(now=None, limit: int = 500) -> int:
 
 
 @transaction.atomic
+@transaction.atomic
 def assign_to_me(incident: Incident | int, *, actor, expected_version: int | None = None) -> Incident:
     """Make `actor` the assignee ("Assign to me" in the console, `POST .../assign-to-me/` in the API).
 
@@ -611,8 +613,6 @@ def assign_to_me(incident: Incident | int, *, actor, expected_version: int | Non
     the work to the wrong team. The change itself is `assign`, so it is checked, recorded and
     notified like any other assignment.
     """
-    from itsm import roles  # local import: keeps this addition to the end of the module (parallel edits above)
-
     locked = _lock(incident)
     _check_version(locked, expected_version)
     _require(policy.can_change(actor, locked))
