@@ -114,7 +114,7 @@ class NotificationRule(TimeStampedModel):
     An email rule notifies people: the recipient kinds (relative to the record), holders of
     `roles`, named `users` and the external `emails`. A webhook/Slack/Teams rule posts to its
     `endpoints` (of that channel). Empty filters match everything; `conditions` compares values
-    of the event's context (`{"incident.state": ["resolved"]}`).
+    of the event's context (`{"record.state": ["resolved"]}`).
     """
 
     name = models.CharField(max_length=150, unique=True)
@@ -131,7 +131,7 @@ class NotificationRule(TimeStampedModel):
     services = models.ManyToManyField("itsm.Service", blank=True, related_name="+")
     groups = models.ManyToManyField("itsm.AssignmentGroup", blank=True, related_name="+")
     conditions = models.JSONField(
-        default=dict, blank=True, help_text='Context values, e.g. {"incident.state": ["resolved"]}.'
+        default=dict, blank=True, help_text='Context values, e.g. {"record.state": ["resolved"]}.'
     )
     notify_actor = models.BooleanField(default=False, help_text="Also notify the person who caused the event.")
     history = HistoricalRecords()
@@ -205,6 +205,21 @@ def _lookup(context: dict, path: str) -> str | None:
     if isinstance(value, bool):
         return str(value).lower()
     return None if value is None else str(value)
+
+
+class InstalledDefaultRule(models.Model):
+    """A registered default rule that was installed once (`defaults.install_default_rules`):
+    it is not installed again, even after an administrator deleted or renamed the rule."""
+
+    name = models.CharField(max_length=200, unique=True)
+    installed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "installed default rule"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- Templates ---------------------------------------------------------------------------------

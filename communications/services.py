@@ -1,6 +1,6 @@
 """Use cases of communications: emit an event, send a test event, retry a delivery.
 
-`emit()` is the contract other apps call (incidents, problems). It writes one `Notification`
+`emit()` is the contract the practices call. It writes one `Notification`
 per matching rule or listening endpoint x recipient x channel in the caller's transaction and
 hands them to Celery after commit; if the broker is down the rows wait for the beat sweep.
 """
@@ -66,12 +66,12 @@ def emit(
 
     One `Notification` per (matching rule or listening endpoint) x recipient x channel, written
     in the caller's transaction (a rollback leaves none). `context` is JSON-serialisable data
-    the templates render (`{"incident": {...}, "changes": {...}, "comment": {...}}`) and webhook
+    the templates render (`{"record": {...}, "changes": {...}, "comment": {...}}`) and webhook
     receivers get as `data`. `public=False` (internal work notes, internal updates) reaches only
     console users, group mailboxes and endpoints with `include_internal` (see `recipients`).
     The actor is not notified unless a rule says so. `recipients` adds people by email on top of
     the rules: recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
-    "email:<address>" (an SLA policy naming who to tell). Calling twice with the same `occurred_at`
+    "email:<address>" (a policy naming who to tell). Calling twice with the same `occurred_at`
     writes nothing new (idempotency key per occurrence x recipient x channel).
 
     Returns the rows written, including those storm control suppressed or held for a digest.
@@ -102,7 +102,7 @@ class Emission:
 
 
 def emit_many(emissions: list[Emission]) -> list[list[Notification]]:
-    """`emit()` for several occurrences at once (e.g. the SLA breaches of one sweep chunk).
+    """`emit()` for several occurrences at once (e.g. the breaches found by one sweep chunk).
 
     Writes the same rows with the same statuses as calling `emit()` for each in order within
     one transaction (storm control sees the rows of earlier occurrences in the call), but with a

@@ -8,13 +8,13 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
-        from communications.registry import register_event_types
-        from incidents import subscribers
+        from incidents import registrations, subscribers
         from incidents.alerts.services import connect_signals as connect_alert_signals
         from itsm import configcache, events
 
-        # Events this app emits beyond the ones communications ships rules for.
-        register_event_types("incident.hold_reminder")
+        # Event types, templates, samples and default rules with communications; role
+        # permissions on this app's models with itsm.roles.
+        registrations.register()
         # Creation notifications are sent by a worker from the create's domain event.
         events.subscribe(subscribers.OPENED, subscribers.send_opened_notifications)
         # SLA policies, calendars and the priority matrix are cached per process (creates and

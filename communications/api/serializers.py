@@ -277,7 +277,7 @@ class NotificationRuleSerializer(StrictModelSerializer):
     conditions = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField(), allow_empty=False),
         required=False,
-        help_text='Values from the event context, e.g. {"incident.state": ["resolved"]}.',
+        help_text='Values from the event context, e.g. {"record.state": ["resolved"]}.',
     )
 
     class Meta:
