@@ -11,7 +11,8 @@ class CommunicationsConfig(AppConfig):
     def ready(self) -> None:
         # The practices register their event types, templates, samples and default rules with
         # `communications.registry` from their own ready().
-        from . import permissions, signals
+        # `tasks` registers the Celery tasks that `outbox` publishes by name.
+        from . import permissions, signals, tasks  # noqa: F401
 
         permissions.register()
         signals.connect()

@@ -23,6 +23,7 @@ from django.utils.html import escape, linebreaks
 
 from . import conf, registry
 from .choices import Channel
+from .samples import sample
 from .subject import Subject
 
 logger = logging.getLogger(__name__)
@@ -153,8 +154,6 @@ def render(event: str, channel: str, context: dict, override=None) -> Message:
 
 def sample_context(event: str) -> dict:
     """The template context of the event's sample record."""
-    from .samples import sample
-
     subject, data = sample(event)
     return template_context(
         event, subject, data, actor={"id": 1, "name": "Rita Resolver"}, occurred_at=datetime(2026, 11, 22, 10, 0)

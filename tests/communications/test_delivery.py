@@ -413,10 +413,10 @@ def test_emits_of_one_transaction_are_handed_off_as_one_batch(
 ):
     from django.db import transaction
 
-    from communications import services
+    from communications import outbox
 
     sent = []
-    monkeypatch.setattr(services, "send_now", lambda task, *args, **kw: sent.append((task.name, args)) or True)
+    monkeypatch.setattr(outbox, "send_now", lambda task, *args, **kw: sent.append((task.name, args)) or True)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         ids = [one_row(id=n).pk for n in range(1, 4)]
     assert sent == [("communications.tasks.deliver_notifications", (ids,))]
