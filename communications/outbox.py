@@ -9,6 +9,7 @@ app config imports it), so the modules import each other one way only:
 import logging
 import time
 
+from celery import Task
 from django.db import IntegrityError, transaction
 
 from itsm.celery import app
@@ -25,7 +26,7 @@ BREAKER_SECONDS = 5.0
 _breaker_until = 0.0  # monotonic time before which a request does not even try the broker
 
 
-def task(name: str):
+def task(name: str) -> Task:
     """The registered Celery task `name` (registered when `communications.tasks` is imported)."""
     return app.tasks[name]
 
