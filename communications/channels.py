@@ -21,7 +21,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from . import conf, netguard
 from .choices import Channel
 from .models import Notification
-from .signatures import webhook_signature
+from .signatures import unsubscribe_url, webhook_signature
 
 USER_AGENT = "ITSM-Notifications/1.0"
 RETRYABLE_HTTP = {408, 425, 429}
@@ -96,9 +96,7 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
         headers["References"] = thread
         headers["In-Reply-To"] = thread
     if notification.subscription_id:
-        from .services import _unsubscribe_url
-
-        headers["List-Unsubscribe"] = f"<{_unsubscribe_url(notification.subscription_id, notification.recipient)}>"
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url(notification.subscription_id, notification.recipient)}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message = EmailMultiAlternatives(
         subject=notification.message_subject,

@@ -1,72 +1,40 @@
-"""The rule set a service desk expects out of the box (loaded by migration 0002).
+"""Installing the default notification rules the practices register.
 
-Each entry: name -> fields of a `NotificationRule` (email channel). Administrators change or
-deactivate them in the admin; the migration only creates missing ones.
+`registry.register_default_rules()` declares them; after every `migrate` (not after a test
+flush) `install_default_rules()` creates each one that was never installed before, and records
+it in `InstalledDefaultRule`: administrators change, deactivate or delete a default rule, and a
+deleted one is not brought back by the next upgrade.
 """
 
-from itsm import roles
+from django.apps import apps as global_apps
 
-DEFAULT_RULES: dict[str, dict] = {
-    "New incident: tell the assignment group": {
-        "events": ["incident.created"],
-        "recipients": ["group"],
-        "description": "The group's mailbox if it has one, else its members.",
-    },
-    "Incident assigned: tell the assignee (or the group)": {
-        "events": ["incident.assigned"],
-        "recipients": ["assignee_or_group"],
-        "description": "Assigned to a person: that person; to a group only: the group.",
-    },
-    "Incident resolved: tell the caller": {
-        "events": ["incident.state_changed"],
-        "recipients": ["caller"],
-        "conditions": {"incident.state": ["resolved"]},
-        "description": "Sent when the incident's state becomes resolved.",
-    },
-    "Public comment: tell the caller": {
-        "events": ["incident.commented"],
-        "recipients": ["caller"],
-        "description": "Internal work notes never reach the caller.",
-    },
-    "Watchers follow public changes": {
-        "events": ["incident.state_changed", "incident.commented"],
-        "recipients": ["watchers"],
-        "description": "Work notes reach watchers who are console users only.",
-    },
-    "SLA warning: tell the assignee": {
-        "events": ["sla.warning"],
-        "recipients": ["assignee_or_group"],
-        "description": "Unassigned incidents warn the group instead.",
-    },
-    "SLA breached: tell the assignee and the group manager": {
-        "events": ["sla.breached"],
-        "recipients": ["assignee_or_group", "group_manager"],
-    },
-    "Major incident proposed: page the Major Incident Managers": {
-        "events": ["major_incident.proposed"],
-        "roles": [roles.MAJOR_INCIDENT_MANAGER],
-        "recipients": ["group_manager"],
-    },
-    "Major incident: keep managers and stakeholders informed": {
-        "events": [
-            "major_incident.declared",
-            "major_incident.update_posted",
-            "major_incident.resolved",
-            "major_incident.closed",
-        ],
-        "recipients": ["group_manager", "stakeholders", "watchers"],
-        "roles": [roles.MAJOR_INCIDENT_MANAGER],
-        "description": "Internal updates reach console users only; external stakeholders get public updates.",
-    },
-    "Problem: known error and resolution to the group": {
-        "events": ["problem.known_error", "problem.resolved"],
-        "recipients": ["group", "watchers"],
-    },
-}
+from . import registry
 
 
-def load_default_rules(apps, schema_editor=None) -> None:
-    """Create the default rules that do not exist yet (by name)."""
+def install_default_rules(apps=global_apps, using: str = "default") -> list[str]:
+    """Create the registered default rules not installed yet; returns the names created."""
     Rule = apps.get_model("communications", "NotificationRule")
-    for name, fields in DEFAULT_RULES.items():
-        Rule.objects.get_or_create(name=name, defaults={"channel": "email", **fields})
+    Installed = apps.get_model("communications", "InstalledDefaultRule")
+    wanted = registry.default_rules()
+    done = set(Installed.objects.using(using).filter(name__in=list(wanted)).values_list("name", flat=True))
+    created = []
+    for name, fields in wanted.items():
+        if name in done:
+            continue
+        _, made = Rule.objects.using(using).get_or_create(name=name, defaults={"channel": "email", **fields})
+        Installed.objects.using(using).create(name=name)
+        if made:
+            created.append(name)
+    return created
+
+
+def installed_after_migrate(sender, app_config=None, plan=None, apps=global_apps, using="default", **kwargs) -> None:
+    """post_migrate: install new defaults once communications' tables exist. A flush (tests)
+    sends post_migrate without a plan: the defaults are not re-created there."""
+    if plan is None or app_config is None or app_config.label != "communications":
+        return
+    try:
+        apps.get_model("communications", "InstalledDefaultRule")
+    except LookupError:  # migrated back to before the table existed
+        return
+    install_default_rules(apps, using)

@@ -19,13 +19,15 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from itsm.queue import send_now
 
-from . import conf, registry, rendering, snapshot
+from . import conf, outbox, registry, rendering, snapshot
 from .channels import SendResult, send
 from .choices import AttemptOutcome, Channel, Status
 from .models import DeliveryAttempt, Notification, NotificationTemplate, WebhookEndpoint
+from .outbox import insert_rows, publish, reset_breaker, task
 from .subject import Subject
 
 logger = logging.getLogger(__name__)
@@ -101,19 +103,20 @@ def claim(notification_id: int) -> tuple[Notification | None, str]:
     its endpoint (read fresh, so a disabled endpoint or a rotated secret is seen at once).
     """
     now = timezone.now()
-    deliverable = (Status.PENDING, Status.FAILED)
+    # `start_sending` as one conditional statement (see NotificationQuerySet): it must be the lock.
+    deliverable, sending = Notification.move("start_sending")
     if _fast_sql():
         rows, endpoints = _claim_loaders()
         table = Notification._meta.db_table
         sql = (
             f"WITH c AS (UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
-            "updated_at = %s WHERE id = %s AND status IN (%s, %s) "
+            "updated_at = %s WHERE id = %s AND status = ANY(%s) "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING *) "
             f"SELECT {rows.columns}, {endpoints.columns} FROM c "
             f"LEFT JOIN {WebhookEndpoint._meta.db_table} e ON e.id = c.endpoint_id"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [Status.SENDING, now, now, notification_id, *deliverable, now])
+            cursor.execute(sql, [sending, now, now, notification_id, deliverable, now])
             found = cursor.fetchone()
         if found is not None:
             split = len(rows.fields)
@@ -122,12 +125,7 @@ def claim(notification_id: int) -> tuple[Notification | None, str]:
                 row.endpoint = endpoints.load(found[split:]) if found[split] is not None else None
             return row, ""
     else:
-        claimed = (
-            Notification.objects.filter(pk=notification_id, status__in=deliverable)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .update(status=Status.SENDING, attempts=F("attempts") + 1, sending_started_at=now, updated_at=now)
-        )
-        if claimed:
+        if Notification.objects.filter(pk=notification_id).start_sending(now):
             row = Notification.objects.select_related("endpoint").filter(pk=notification_id).first()
             if row is not None:
                 return row, ""
@@ -193,11 +191,13 @@ def _record_successes(done: list[tuple[Notification, SendResult, object, object]
     table = Notification._meta.db_table
     values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(done))
     params: list = [value for row, _, _, finished in done for value in (row.pk, finished)]
-    params += [Status.SENT, Status.SENT]
+    # `mark_sent` for the batch in one statement (the same fields as the transition sets).
+    sources, sent = Notification.move("mark_sent")
+    params += [sent, sources]
     sql = (
         f"WITH v (id, finished) AS (VALUES {values}), "
         f"s AS (UPDATE {table} n SET status = %s, sent_at = v.finished, last_error = '', next_attempt_at = NULL, "
-        "sending_started_at = NULL, updated_at = v.finished FROM v WHERE n.id = v.id AND n.status <> %s "
+        "sending_started_at = NULL, updated_at = v.finished FROM v WHERE n.id = v.id AND n.status = ANY(%s) "
         "RETURNING n.id)"
     )
     last = max(finished for _, _, _, finished in done)
@@ -233,7 +233,6 @@ def _record_successes(done: list[tuple[Notification, SendResult, object, object]
 
 # --- batches ---------------------------------------------------------------------------------------
 
-BATCH_SIZE = 50
 BATCH_FLUSH_SECONDS = 1.0
 
 
@@ -243,8 +242,9 @@ def claim_many(notification_ids: list[int]) -> list[Notification]:
     rows, endpoints = _claim_loaders()
     table = Notification._meta.db_table
     now = timezone.now()
-    deliverable = (Status.PENDING, Status.FAILED)
-    due = "status IN (%s, %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
+    # `start_sending` as one statement for the batch (see NotificationQuerySet).
+    deliverable, sending = Notification.move("start_sending")
+    due = "status = ANY(%s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
     sql = (
         f"WITH c AS (UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
         f"updated_at = %s WHERE {due} AND id IN (SELECT id FROM {table} WHERE id = ANY(%s) AND {due} "
@@ -252,7 +252,7 @@ def claim_many(notification_ids: list[int]) -> list[Notification]:
         f"SELECT {rows.columns}, {endpoints.columns} FROM c "
         f"LEFT JOIN {WebhookEndpoint._meta.db_table} e ON e.id = c.endpoint_id ORDER BY c.id"
     )
-    params = [Status.SENDING, now, now, *deliverable, now, list(notification_ids), *deliverable, now]
+    params = [sending, now, now, deliverable, now, list(notification_ids), deliverable, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
@@ -352,37 +352,24 @@ def _record(row: Notification, result: SendResult, started) -> str:
             worker=WORKER,
         )
         fields = ["status", "last_error", "next_attempt_at", "sending_started_at", "updated_at"]
-        if result.ok and current.status != Status.SENT:
-            # Sent is final even if the sweep meanwhile took this row over (a slow receiver):
-            # the other attempt will find it sent and only log itself.
-            current.status = Status.SENT
-            current.sent_at = finished
-            current.last_error = ""
-            current.next_attempt_at = None
-            current.sending_started_at = None
+        if result.ok and can_proceed(current.mark_sent):
+            current.mark_sent(finished)
             current.save(update_fields=[*fields, "sent_at"])
         elif not result.ok and owner:
-            current.last_error = result.error[:4000]
-            current.sending_started_at = None
             if outcome == AttemptOutcome.RETRY:
                 retry_in = backoff_seconds(attempt_number, result.retry_after)
-                current.status = Status.FAILED
-                current.next_attempt_at = finished + timedelta(seconds=retry_in)
-                current.queued_at = finished
+                current.retry_later(finished, retry_in, result.error)
                 fields.append("queued_at")
             else:
-                current.status = Status.DEAD
-                current.next_attempt_at = None
+                current.give_up(result.error)
             current.save(update_fields=fields)
         if current.endpoint_id and not result.local:
             _count_on_endpoint(current.endpoint_id, result, finished)
         if retry_in is not None and retry_in <= COUNTDOWN_MAX_SECONDS:
-            from .tasks import deliver_notification
-
             # A countdown message is the fast path for short delays; longer ones (and lost
             # messages) are picked up by the sweep once due. Long ETAs would sit unacked in a
             # worker's memory and come back from Redis after its visibility timeout.
-            transaction.on_commit(lambda: send_now(deliver_notification, row.pk, countdown=retry_in))
+            transaction.on_commit(lambda: send_now(task(outbox.DELIVER_ONE), row.pk, countdown=retry_in))
     return f"{outcome} ({current.status})"
 
 
@@ -443,8 +430,6 @@ def sweep(limit: int = 1000) -> dict[str, int]:
             Notification.objects.filter(pk__in=ids).update(queued_at=now)
     counts["pending"], counts["failed"] = len(pending), len(failed)
     if ids:
-        from .services import publish, reset_breaker
-
         published = publish(ids)
         if published < len(ids):
             # The broker is still down: leave the rest unstamped so the next sweep tries again.
@@ -456,8 +441,6 @@ def sweep(limit: int = 1000) -> dict[str, int]:
 
 
 def _recover_interrupted(now, limit: int) -> int:
-    from .tasks import deliver_notification
-
     cutoff = now - timedelta(seconds=conf.sending_timeout_seconds())
     recovered = []
     with transaction.atomic():
@@ -477,15 +460,11 @@ def _recover_interrupted(now, limit: int) -> int:
                 error="No result within the sending timeout: the worker was lost. Sending again.",
                 worker="sweep",
             )
-            row.last_error = "Interrupted: the worker was lost mid-delivery."
-            row.sending_started_at = None
+            error = "Interrupted: the worker was lost mid-delivery."
             if row.attempts >= row.max_attempts:
-                row.status = Status.DEAD
-                row.next_attempt_at = None
+                row.give_up(error)
             else:
-                row.status = Status.FAILED
-                row.next_attempt_at = now
-                row.queued_at = now
+                row.retry_later(now, 0, error)  # at once: the backoff was spent waiting for the timeout
                 recovered.append(row.pk)
             row.save(
                 update_fields=[
@@ -498,7 +477,7 @@ def _recover_interrupted(now, limit: int) -> int:
                 ]
             )
         for pk in recovered:
-            transaction.on_commit(lambda pk=pk: send_now(deliver_notification, pk))
+            transaction.on_commit(lambda pk=pk: send_now(task(outbox.DELIVER_ONE), pk))
     return len(rows)
 
 
@@ -521,8 +500,6 @@ def _build_digests(now, limit: int) -> int:
 
 def make_digest(recipient: str, channel: str) -> Notification | None:
     """Fold every held row of one recipient into one digest notification (queued after commit)."""
-    from .services import _insert, publish
-
     with transaction.atomic():
         items = list(
             _locked(Notification.objects.filter(status=Status.HELD, recipient=recipient, channel=channel)).order_by(
@@ -567,11 +544,10 @@ def make_digest(recipient: str, channel: str) -> Notification | None:
             body_html=message.html if channel == Channel.EMAIL else "",
             max_attempts=conf.max_attempts(),
         )
-        created = _insert([digest])
+        created = insert_rows([digest])
         if not created:
             return None
-        Notification.objects.filter(pk__in=[i.pk for i in items]).update(
-            status=Status.DIGESTED, digest=created[0], updated_at=timezone.now()
-        )
+        # `fold_into_digest` for every item in one statement (they are locked above).
+        Notification.objects.filter(pk__in=[i.pk for i in items]).fold_into_digest(created[0])
         transaction.on_commit(lambda: publish([created[0].pk]))
     return created[0]

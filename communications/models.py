@@ -6,19 +6,33 @@ hand-off was lost. `DeliveryAttempt` keeps every try. The rest is configuration.
 """
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from itsm import roles
 from itsm.models import TimeStampedModel
 
 from . import registry
-from .choices import AttemptOutcome, Channel, EndpointChannel, RecipientKind, Status, TemplateChannel
+from .choices import (
+    DELIVERABLE,
+    RETRYABLE,
+    AttemptOutcome,
+    Channel,
+    EndpointChannel,
+    RecipientKind,
+    Status,
+    TemplateChannel,
+)
+from .netguard import UnsafeURL, validate_target_url
+from .rendering import template_errors
 
 
 def _validate_patterns(value) -> None:
@@ -86,8 +100,6 @@ class WebhookEndpoint(TimeStampedModel):
         return self.description or self.url
 
     def clean(self) -> None:
-        from .netguard import UnsafeURL, validate_target_url
-
         errors = {}
         try:
             validate_target_url(self.url)
@@ -114,7 +126,7 @@ class NotificationRule(TimeStampedModel):
     An email rule notifies people: the recipient kinds (relative to the record), holders of
     `roles`, named `users` and the external `emails`. A webhook/Slack/Teams rule posts to its
     `endpoints` (of that channel). Empty filters match everything; `conditions` compares values
-    of the event's context (`{"incident.state": ["resolved"]}`).
+    of the event's context (`{"record.state": ["resolved"]}`).
     """
 
     name = models.CharField(max_length=150, unique=True)
@@ -131,7 +143,7 @@ class NotificationRule(TimeStampedModel):
     services = models.ManyToManyField("itsm.Service", blank=True, related_name="+")
     groups = models.ManyToManyField("itsm.AssignmentGroup", blank=True, related_name="+")
     conditions = models.JSONField(
-        default=dict, blank=True, help_text='Context values, e.g. {"incident.state": ["resolved"]}.'
+        default=dict, blank=True, help_text='Context values, e.g. {"record.state": ["resolved"]}.'
     )
     notify_actor = models.BooleanField(default=False, help_text="Also notify the person who caused the event.")
     history = HistoricalRecords()
@@ -207,6 +219,21 @@ def _lookup(context: dict, path: str) -> str | None:
     return None if value is None else str(value)
 
 
+class InstalledDefaultRule(models.Model):
+    """A registered default rule that was installed once (`defaults.install_default_rules`):
+    it is not installed again, even after an administrator deleted or renamed the rule."""
+
+    name = models.CharField(max_length=200, unique=True)
+    installed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "installed default rule"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # --- Templates ---------------------------------------------------------------------------------
 
 
@@ -235,8 +262,6 @@ class NotificationTemplate(TimeStampedModel):
         return f"{self.event} / {self.get_channel_display()}"
 
     def clean(self) -> None:
-        from .rendering import template_errors
-
         errors: dict[str, list[str]] = {}
         if not registry.is_registered(self.event, internal=True):
             errors["event"] = [f"Unknown event type: {self.event}."]
@@ -320,11 +345,31 @@ class Subscription(models.Model):
 
 
 class NotificationQuerySet(models.QuerySet):
+    """Domain queries of the outbox, and the set-based forms of its transitions.
+
+    Two transitions also run as one UPDATE over many rows: claiming rows for sending (the claim
+    must be a single conditional statement so that two workers can never both win a row) and
+    folding held rows into their digest. They move exactly along the declared transition
+    (`Notification.move()` gives its sources and target), so the state machine stays the one
+    place that says which moves exist.
+    """
+
     def due(self, now) -> "NotificationQuerySet":
         """Rows a delivery task may send now."""
-        return self.filter(status__in=[Status.PENDING, Status.FAILED]).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        sources, _ = Notification.move("start_sending")
+        return self.filter(status__in=sources).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+    def start_sending(self, now: datetime) -> int:
+        """`start_sending` on every due row of the queryset, in one statement; how many moved."""
+        _, target = Notification.move("start_sending")
+        return self.due(now).update(
+            status=target, attempts=models.F("attempts") + 1, sending_started_at=now, updated_at=now
         )
+
+    def fold_into_digest(self, digest: "Notification") -> int:
+        """`fold_into_digest` on every held row of the queryset, in one statement."""
+        sources, target = Notification.move("fold_into_digest")
+        return self.filter(status__in=sources).update(status=target, digest=digest, updated_at=timezone.now())
 
     def visible_to(self, user) -> "NotificationQuerySet":
         """Administrators see every row; others the messages addressed to them and, for the
@@ -337,8 +382,18 @@ class NotificationQuerySet(models.QuerySet):
         return self.filter(condition)
 
 
-class Notification(models.Model):
+class Notification(FSMModelMixin, models.Model):
     """One message to one recipient on one channel: the transactional outbox row.
+
+    `status` is a protected state machine (see `Status`); it changes only through the named
+    transitions below, each of which also sets the fields that go with the move:
+
+    - `suppress` / `hold_for_digest`: storm control on a new row (pending -> suppressed | held);
+    - `start_sending`: a delivery claims a due row (pending | failed -> sending);
+    - `mark_sent`: the receiver took it (a late success wins over a sweep's recovery);
+    - `retry_later` / `give_up`: an attempt failed or its worker was lost (sending -> failed | dead);
+    - `fold_into_digest`: a held row went out in a digest (held -> digested);
+    - `requeue`: an operator's "retry now" (pending | failed | dead | suppressed | held -> pending).
 
     `idempotency_key` is unique per event occurrence x recipient x channel, so the same
     occurrence is never queued twice; `delivery_id` is sent with every attempt (webhook header
@@ -374,7 +429,7 @@ class Notification(models.Model):
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
     content_hash = models.CharField(max_length=64, blank=True, help_text="Storm control: same message, same hash.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = FSMField(max_length=10, choices=Status.choices, default=Status.PENDING, protected=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=8)
     last_error = models.TextField(blank=True)
@@ -406,6 +461,69 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.recipient} ({self.channel}, {self.status})"
+
+    @classmethod
+    def move(cls, name: str) -> tuple[list[str], str]:
+        """(sources, target) of the transition `name`, for the set-based forms of it."""
+        # django-fsm lists a transition once per source state.
+        found = [t for t in cls._meta.get_field("status").get_all_transitions(cls) if t.name == name]
+        if found:
+            sources = {t.source for t in found}
+            return [s for s in Status.values if s in sources or "*" in sources], found[0].target
+        raise LookupError(f"Notification has no transition {name!r}")
+
+    # --- transitions --------------------------------------------------------------------------
+
+    @transition(field=status, source=Status.PENDING, target=Status.SUPPRESSED)
+    def suppress(self, reason: str) -> None:
+        """Storm control: the same message reached the same recipient within the window."""
+        self.last_error = reason
+
+    @transition(field=status, source=Status.PENDING, target=Status.HELD)
+    def hold_for_digest(self) -> None:
+        """Storm control: the recipient got enough already; the sweep sends this in a digest."""
+
+    @transition(field=status, source=DELIVERABLE, target=Status.SENDING)
+    def start_sending(self, at: datetime) -> None:
+        """A delivery claims the row (the set-based form: `NotificationQuerySet.start_sending`)."""
+        self.attempts += 1
+        self.sending_started_at = at
+
+    @transition(field=status, source=[Status.PENDING, Status.SENDING, Status.FAILED, Status.DEAD], target=Status.SENT)
+    def mark_sent(self, at: datetime) -> None:
+        """The receiver took it. Final even if the sweep meanwhile took the row over (a slow
+        receiver): the other attempt will find it sent and only log itself."""
+        self.sent_at = at
+        self.last_error = ""
+        self.next_attempt_at = None
+        self.sending_started_at = None
+
+    @transition(field=status, source=Status.SENDING, target=Status.FAILED)
+    def retry_later(self, at: datetime, delay_seconds: float, error: str) -> None:
+        """The attempt failed (or its worker was lost) and attempts remain: try again later."""
+        self.last_error = error[:4000]
+        self.sending_started_at = None
+        self.next_attempt_at = at + timedelta(seconds=delay_seconds)
+        self.queued_at = at
+
+    @transition(field=status, source=Status.SENDING, target=Status.DEAD)
+    def give_up(self, error: str) -> None:
+        """The attempt failed for good, or it was the last one."""
+        self.last_error = error[:4000]
+        self.sending_started_at = None
+        self.next_attempt_at = None
+
+    @transition(field=status, source=Status.HELD, target=Status.DIGESTED)
+    def fold_into_digest(self, digest: "Notification") -> None:
+        """Sent as part of `digest` (the set-based form: `NotificationQuerySet.fold_into_digest`)."""
+        self.digest = digest
+
+    @transition(field=status, source=RETRYABLE, target=Status.PENDING)
+    def requeue(self, extra_attempts: int) -> None:
+        """ "Retry now": send again at once; a row out of attempts gets `extra_attempts` more."""
+        self.next_attempt_at = None
+        if self.attempts >= self.max_attempts:
+            self.max_attempts = min(32767, self.attempts + extra_attempts)
 
 
 class DeliveryAttempt(models.Model):

@@ -1,8 +1,8 @@
 """Role permissions on this app's models, granted by this app's data migration.
 
-`itsm.roles` stays the one place that decides: `register()` merges this mapping into
-`itsm.roles.ROLE_MODEL_PERMISSIONS` (at app start and in the migration), and the migration
-grants it with `itsm.roles.sync_role_permissions`.
+`itsm.roles` stays the one place that decides: `register()` registers this mapping with
+`itsm.roles.register_permissions` (at app start and in the migration), and the migration grants
+it with `itsm.roles.sync_role_permissions`.
 """
 
 from itsm import roles
@@ -29,25 +29,19 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         ATTEMPT: VIEW,
     },
     roles.INTEGRATION: {ENDPOINT: FULL, NOTIFICATION: VIEW, ATTEMPT: VIEW},
+    # Every other role reads the configuration and the log.
     **{
         role: {model: VIEW for model in MODELS}
-        for role in (
-            roles.SERVICE_DESK_AGENT,
-            roles.RESOLVER,
-            roles.MAJOR_INCIDENT_MANAGER,
-            roles.PROBLEM_MANAGER,
-            roles.READ_ONLY,
-        )
+        for role in roles.ALL_ROLES
+        if role not in (roles.ADMINISTRATOR, roles.INTEGRATION)
     },
 }
 
 
 def register() -> None:
-    """Merge ROLE_PERMISSIONS into itsm.roles.ROLE_MODEL_PERMISSIONS (idempotent)."""
+    """Register ROLE_PERMISSIONS with itsm.roles (idempotent)."""
     for role, models in ROLE_PERMISSIONS.items():
-        entry = roles.ROLE_MODEL_PERMISSIONS.setdefault(role, {})
-        for label, actions in models.items():
-            entry[label] = sorted(set(entry.get(label, [])) | set(actions), key=FULL.index)
+        roles.register_permissions(role, models)
 
 
 def grant(apps, schema_editor=None) -> None:

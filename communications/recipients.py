@@ -174,7 +174,7 @@ def _people_targets(
 
 
 def _explicit_targets(words: list[str], subject: Subject, people: _People) -> list[Target | None]:
-    """Recipients the caller of emit() names (e.g. an SLA policy's "notify the group manager").
+    """Recipients the caller of emit() names (e.g. a policy's "notify the group manager").
 
     A recipient kind ("assignee", "group", "group_manager", ...), "user:<id>" or
     "email:<address>". Unknown words are logged and skipped: a typo in configuration must not

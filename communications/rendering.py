@@ -1,7 +1,9 @@
 """Messages from templates: the administrator's version if there is one, else the shipped default.
 
-Lookup per part: an active `NotificationTemplate` for (event, channel), then
-`communications/<event>/<channel>_<part>`, then `communications/_default/<channel>_<part>`.
+Lookup per part: an active `NotificationTemplate` for (event, channel), then the shipped files of
+the practice that registered the event (`registry.register_templates`: `<directory>/<event>/` and
+`<directory>/_default/`), then `communications/<event>/` (internal events) and
+`communications/_default/`, each as `<channel>_<part>`.
 Subjects and text bodies render without HTML escaping, HTML bodies with it; values bound for
 Slack are escaped the Slack way (`&`, `<`, `>`), so a title cannot ping `<!channel>`.
 A template that fails at send time never breaks delivery: the shipped default is used and the
@@ -21,6 +23,7 @@ from django.utils.html import escape, linebreaks
 
 from . import conf, registry
 from .choices import Channel
+from .samples import sample
 from .subject import Subject
 
 logger = logging.getLogger(__name__)
@@ -47,10 +50,15 @@ def _compile(source: str) -> Template:
     return _engine().from_string(source)
 
 
+def _folders(event: str) -> tuple[str, ...]:
+    registered = [f"{d}/{folder}" for d in registry.template_directories(event) for folder in (event, "_default")]
+    return (*registered, f"communications/{event}", "communications/_default")
+
+
 def _shipped(event: str, channel: str, part: str) -> Template | None:
-    for folder in (event, "_default"):
+    for folder in _folders(event):
         try:
-            return _engine().get_template(f"communications/{folder}/{channel}_{PARTS[part]}")
+            return _engine().get_template(f"{folder}/{channel}_{PARTS[part]}")
         except TemplateDoesNotExist:
             continue
     return None
@@ -146,8 +154,6 @@ def render(event: str, channel: str, context: dict, override=None) -> Message:
 
 def sample_context(event: str) -> dict:
     """The template context of the event's sample record."""
-    from .samples import sample
-
     subject, data = sample(event)
     return template_context(
         event, subject, data, actor={"id": 1, "name": "Rita Resolver"}, occurred_at=datetime(2026, 11, 22, 10, 0)

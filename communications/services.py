@@ -1,6 +1,6 @@
 """Use cases of communications: emit an event, send a test event, retry a delivery.
 
-`emit()` is the contract other apps call (incidents, problems). It writes one `Notification`
+`emit()` is the contract the practices call. It writes one `Notification`
 per matching rule or listening endpoint x recipient x channel in the caller's transaction and
 hands them to Celery after commit; if the broker is down the rows wait for the beat sweep.
 """
@@ -8,27 +8,27 @@ hands them to Celery after commit; if the broker is down the rows wait for the b
 import hashlib
 import json
 import logging
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-
-from itsm.queue import send_now
+from django_fsm import can_proceed
 
 from . import conf, registry, rendering, snapshot
-from .choices import COUNTED, RETRYABLE, Channel, Status
+from .choices import COUNTED, Channel, Status
 from .models import Notification, NotificationTemplate, WebhookEndpoint
+from .outbox import insert_new_rows, publish, reset_breaker
 from .recipients import Directory, Target, endpoint_target, resolve, subscriptions_for
 from .registry import register_event_types  # re-exported: part of the contract
-from .signatures import unsubscribe_token
+from .signatures import unsubscribe_url
 from .subject import Subject
 
 __all__ = [
@@ -37,7 +37,9 @@ __all__ = [
     "Subject",
     "emit",
     "emit_many",
+    "publish",
     "register_event_types",
+    "reset_breaker",
     "retry_notification",
     "send_test_event",
 ]
@@ -66,12 +68,12 @@ def emit(
 
     One `Notification` per (matching rule or listening endpoint) x recipient x channel, written
     in the caller's transaction (a rollback leaves none). `context` is JSON-serialisable data
-    the templates render (`{"incident": {...}, "changes": {...}, "comment": {...}}`) and webhook
+    the templates render (`{"record": {...}, "changes": {...}, "comment": {...}}`) and webhook
     receivers get as `data`. `public=False` (internal work notes, internal updates) reaches only
     console users, group mailboxes and endpoints with `include_internal` (see `recipients`).
     The actor is not notified unless a rule says so. `recipients` adds people by email on top of
     the rules: recipient kinds ("assignee", "group", "group_manager", ...), "user:<id>" or
-    "email:<address>" (an SLA policy naming who to tell). Calling twice with the same `occurred_at`
+    "email:<address>" (a policy naming who to tell). Calling twice with the same `occurred_at`
     writes nothing new (idempotency key per occurrence x recipient x channel).
 
     Returns the rows written, including those storm control suppressed or held for a digest.
@@ -102,7 +104,7 @@ class Emission:
 
 
 def emit_many(emissions: list[Emission]) -> list[list[Notification]]:
-    """`emit()` for several occurrences at once (e.g. the SLA breaches of one sweep chunk).
+    """`emit()` for several occurrences at once (e.g. the breaches found by one sweep chunk).
 
     Writes the same rows with the same statuses as calling `emit()` for each in order within
     one transaction (storm control sees the rows of earlier occurrences in the call), but with a
@@ -210,11 +212,6 @@ def webhook_body(delivery_id: uuid.UUID, event: str, occurred_at: datetime, data
     return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
-def _unsubscribe_url(subscription_id: int, address: str) -> str:
-    path = reverse("communications:unsubscribe", args=[unsubscribe_token(subscription_id, address)])
-    return conf.site_url() + path
-
-
 def _email_footer(message: rendering.Message, target: Target) -> tuple[str, str]:
     """Append why the recipient gets this (and the unsubscribe link for subscribers)."""
     from django.utils.html import escape
@@ -222,7 +219,7 @@ def _email_footer(message: rendering.Message, target: Target) -> tuple[str, str]
     lines = [f"Why you received this: {target.reason}."]
     html = f"Why you received this: {escape(target.reason)}."
     if target.subscription_id:
-        url = _unsubscribe_url(target.subscription_id, target.address)
+        url = unsubscribe_url(target.subscription_id, target.address)
         lines.append(f"Unsubscribe: {url}")
         html += f' <a href="{escape(url)}" style="color:#6b7280">Unsubscribe</a>'
     text = message.text.rstrip("\n") + "\n\n-- \n" + "\n".join(lines) + "\n"
@@ -387,16 +384,15 @@ def _store(batches: list[Batch], *, storm_control: bool) -> list[list[Notificati
         for row in controlled:
             original = originals.get(_message_key(event, subject, row))
             if original is not None:
-                row.status = Status.SUPPRESSED
+                row.suppress(f"Same message to the same recipient within {window} s (storm control).")
                 if isinstance(original, Notification):
                     duplicates_of_new[id(row)] = original
                 else:
                     row.duplicate_of_id = original
-                row.last_error = f"Same message to the same recipient within {window} s (storm control)."
         if threshold:
             for row in controlled:
                 if row.status == Status.PENDING and counts[(row.recipient, row.channel)] >= threshold:
-                    row.status = Status.HELD
+                    row.hold_for_digest()
         kept = []
         for row in batch_rows:
             if row.idempotency_key in existing:
@@ -410,11 +406,11 @@ def _store(batches: list[Batch], *, storm_control: bool) -> list[list[Notificati
         kept_per_batch.append(kept)
     # Rows suppressed as repeats of a row written by this call need its id: they go second.
     first = [r for kept in kept_per_batch for r in kept if id(r) not in duplicates_of_new]
-    written = {id(r) for r in _insert_new(first)}
+    written = {id(r) for r in insert_new_rows(first)}
     second = [r for kept in kept_per_batch for r in kept if id(r) in duplicates_of_new]
     for row in second:
         row.duplicate_of_id = duplicates_of_new[id(row)].pk if id(duplicates_of_new[id(row)]) in written else None
-    written |= {id(r) for r in _insert_new(second)}
+    written |= {id(r) for r in insert_new_rows(second)}
     return [[r for r in kept if id(r) in written] for kept in kept_per_batch]
 
 
@@ -422,40 +418,7 @@ def _message_key(event: str, subject: Subject, row: Notification) -> tuple:
     return (event, subject.kind, subject.id, row.recipient, row.channel, row.content_hash)
 
 
-def _insert(rows: list[Notification]) -> list[Notification]:
-    """Insert rows whose idempotency key is new; a concurrent twin loses quietly."""
-    existing = set(
-        Notification.objects.filter(idempotency_key__in=[r.idempotency_key for r in rows]).values_list(
-            "idempotency_key", flat=True
-        )
-    )
-    return _insert_new([r for r in rows if r.idempotency_key not in existing])
-
-
-def _insert_new(rows: list[Notification]) -> list[Notification]:
-    """Insert rows with one statement; if a concurrent twin took a key, row by row (it loses quietly)."""
-    if not rows:
-        return []
-    try:
-        with transaction.atomic():
-            return Notification.objects.bulk_create(rows)
-    except IntegrityError:
-        created = []
-        for row in rows:
-            row.pk = None
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-                created.append(row)
-            except IntegrityError:
-                continue
-        return created
-
-
 # --- hand-off to Celery ------------------------------------------------------------------------
-
-_breaker_until = 0.0  # monotonic time before which a request does not even try the broker
-BREAKER_SECONDS = 5.0
 
 
 class _HandOff:
@@ -467,60 +430,12 @@ class _HandOff:
 
     def __call__(self) -> None:
         self.ran = True  # tests run hooks without committing: a later emit must not join this one
-        publish(list(dict.fromkeys(self.ids)), use_breaker=True)
+        publish(list(dict.fromkeys(self.ids)), use_breaker=True)  # the module global: tests patch it
 
 
 def _hand_off_after_commit(ids: list[int]) -> None:
-    """Publish after commit, in batches across the emit() calls of one transaction.
-
-    A later emit() joins the hook of an earlier one while that hook is still registered. A hook
-    only disappears with the rollback of a savepoint that was open when it was registered; a
-    later emit() in the same transaction ran inside that savepoint then (rolled back with it) or
-    after it was released (it can no longer roll back). So every committed id is published.
-    """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _, hook, _ in reversed(connection.run_on_commit):
-            if isinstance(hook, _HandOff) and not hook.ran:
-                hook.ids.extend(ids)
-                return
+    """Publish the ids once the transaction commits (one hook per emit call: a use case makes one)."""
     transaction.on_commit(_HandOff(ids))
-
-
-def publish(ids: list[int], *, use_breaker: bool = False) -> int:
-    """Publish delivery tasks, one per batch of up to `delivery.BATCH_SIZE` ids (a single id: the
-    single-id task); never raises. Returns how many ids the broker took.
-
-    Stops at the first failure: the rows are committed, the sweep sends them once the broker is
-    back. With `use_breaker` (web requests) a failure also skips the broker for a few seconds,
-    so an outage costs requests nothing rather than a connect timeout each.
-    """
-    global _breaker_until
-    from itsm.celery import app
-
-    from .delivery import BATCH_SIZE
-    from .tasks import deliver_notification, deliver_notifications
-
-    if use_breaker and not app.conf.task_always_eager and time.monotonic() < _breaker_until:
-        return 0
-    for index in range(0, len(ids), BATCH_SIZE):
-        batch = ids[index : index + BATCH_SIZE]
-        if len(batch) == 1:
-            taken = send_now(deliver_notification, batch[0])
-        else:
-            taken = send_now(deliver_notifications, batch)
-        if not taken:
-            if use_breaker:
-                _breaker_until = time.monotonic() + BREAKER_SECONDS
-            logger.warning("broker unavailable: %d notification(s) left for the sweep", len(ids) - index)
-            return index
-    return len(ids)
-
-
-def reset_breaker() -> None:
-    """Forget a broker failure (tests, and the sweep once it could publish)."""
-    global _breaker_until
-    _breaker_until = 0.0
 
 
 # --- test events, retries, endpoints -----------------------------------------------------------
@@ -557,13 +472,9 @@ def retry_notification(notification_id: int) -> Notification:
     Raises NotRetryable for rows already sent or in flight, and when the endpoint is gone or
     disabled (re-activate it first).
     """
-    from itsm.queue import enqueue_on_commit
-
-    from .tasks import deliver_notification
-
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
-        if notification.status not in RETRYABLE:
+        if not can_proceed(notification.requeue):
             raise NotRetryable(f"A {notification.get_status_display().lower()} notification cannot be retried.")
         if notification.channel != Channel.EMAIL:
             endpoint = WebhookEndpoint.objects.filter(pk=notification.endpoint_id).first()
@@ -571,12 +482,9 @@ def retry_notification(notification_id: int) -> Notification:
                 raise NotRetryable("The endpoint of this notification was deleted.")
             if not endpoint.active:
                 raise NotRetryable("The endpoint is disabled; activate it before retrying.")
-        if notification.attempts >= notification.max_attempts:
-            notification.max_attempts = min(32767, notification.attempts + conf.max_attempts())
-        notification.status = Status.PENDING
-        notification.next_attempt_at = None
+        notification.requeue(conf.max_attempts())
         notification.save(update_fields=["status", "next_attempt_at", "max_attempts", "updated_at"])
-        enqueue_on_commit(deliver_notification, notification.pk)
+        transaction.on_commit(partial(publish, [notification.pk]))
     return notification
 
 

@@ -1,9 +1,10 @@
-"""Invalidate the cached emit() configuration (`snapshot`) when it changes."""
+"""Invalidate the cached emit() configuration (`snapshot`) when it changes; install the
+registered default rules after `migrate`."""
 
 from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
-from . import snapshot
+from . import defaults, snapshot
 from .models import NotificationRule, NotificationTemplate, WebhookEndpoint
 
 
@@ -26,3 +27,4 @@ def connect() -> None:
     for label in ("itsm.Service", "itsm.AssignmentGroup", settings.AUTH_USER_MODEL):
         post_delete.connect(_changed, sender=label, dispatch_uid=f"communications-snapshot-delete-{label}")
     post_migrate.connect(_migrated, dispatch_uid="communications-snapshot-migrate")
+    post_migrate.connect(defaults.installed_after_migrate, dispatch_uid="communications-default-rules")

@@ -1,9 +1,12 @@
-"""Webhook signatures and unsubscribe tokens."""
+"""Webhook signatures, unsubscribe tokens and links."""
 
 import hashlib
 import hmac
 
 from django.core import signing
+from django.urls import reverse
+
+from . import conf
 
 UNSUBSCRIBE_SALT = "communications.unsubscribe"
 
@@ -26,3 +29,9 @@ def read_unsubscribe_token(token: str) -> dict | None:
     except signing.BadSignature:
         return None
     return data if isinstance(data, dict) and isinstance(data.get("s"), int) else None
+
+
+def unsubscribe_url(subscription_id: int, address: str) -> str:
+    """The absolute one-click unsubscribe link of one subscriber address."""
+    path = reverse("communications:unsubscribe", args=[unsubscribe_token(subscription_id, address)])
+    return conf.site_url() + path

@@ -24,8 +24,6 @@ from itsm.procache import VersionedCache
 
 from .models import NotificationRule, NotificationTemplate, WebhookEndpoint
 
-VERSION_KEY = "communications:config-version"
-
 
 @dataclass(frozen=True)
 class Snapshot:

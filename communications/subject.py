@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 class Subject:
     """What a notification is about, described without knowing its model."""
 
-    kind: str  # "incident", "major_incident", "problem"
+    kind: str  # the kind of record, as its practice registered it with its event types
     id: int
-    number: str  # "INC0000123"
+    number: str  # the record's human number, e.g. "REC0000123"
     title: str
     url: str  # absolute link to the record in the console
     priority: int | None = None

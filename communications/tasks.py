@@ -1,4 +1,7 @@
-"""Celery tasks of communications: thin, they take ids and call `delivery`."""
+"""Celery tasks of communications: thin, they take ids and call `delivery`.
+
+Nothing in the app imports this module except its app config (to register the tasks): the
+outbox publishes them by name (`outbox.DELIVER_ONE`, `outbox.DELIVER_BATCH`)."""
 
 from celery import shared_task
 
@@ -13,7 +16,7 @@ def deliver_notification(notification_id: int) -> str:
 
 @shared_task(name="communications.tasks.deliver_notifications", acks_late=True, ignore_result=True)
 def deliver_notifications(notification_ids: list[int]) -> str:
-    """Deliver a batch of outbox rows (up to delivery.BATCH_SIZE), each if it is still due."""
+    """Deliver a batch of outbox rows (up to outbox.BATCH_SIZE), each if it is still due."""
     return delivery.deliver_many(notification_ids)
 
 

@@ -8,9 +8,10 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
-        from communications.registry import register_event_types
+        from incidents import registrations
         from incidents.alerts.services import connect_signals as connect_alert_signals
 
-        # Events this app emits beyond the ones communications ships rules for.
-        register_event_types("incident.hold_reminder")
+        # Event types, templates, samples and default rules with communications; role
+        # permissions on this app's models with itsm.roles.
+        registrations.register()
         connect_alert_signals()

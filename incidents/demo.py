@@ -1,5 +1,6 @@
 """Demo incidents in every state, created through the services like an agent would."""
 
+from communications.models import NotificationRule, Subscription, WebhookEndpoint
 from incidents import services
 from incidents.models import Incident
 
@@ -24,7 +25,9 @@ PAYLOADS = {
 
 
 def seed(ctx) -> None:
-    """Create the demo incidents once (skipped when any incident exists)."""
+    """Create the demo incidents once (skipped when any incident exists), after the
+    notification set-up that shows the formats."""
+    seed_notifications(ctx)
     if Incident.objects.exists():
         return
     agent = ctx.users["agent"]
@@ -49,3 +52,33 @@ def seed(ctx) -> None:
             services.add_comment(
                 incident, actor=actor, body="Caller says it started this morning.", visibility="public"
             )
+
+
+def seed_notifications(ctx) -> None:
+    """Add demo subscriptions, a P1 rule and an (inactive) Slack endpoint to show the formats."""
+    payroll = ctx.services.get("payroll")
+    if payroll is not None:
+        Subscription.objects.get_or_create(
+            email="cfo@example.com", service=payroll, defaults={"events": ["major_incident.*"]}
+        )
+        if "readonly" in ctx.users:
+            Subscription.objects.get_or_create(user=ctx.users["readonly"], service=payroll)
+    rule, created = NotificationRule.objects.get_or_create(
+        name="P1 incidents: tell the Infrastructure manager",
+        defaults={
+            "events": ["incident.created", "sla.breached"],
+            "priorities": [1],
+            "description": "Demo: a priority filter and a named person.",
+        },
+    )
+    if created and "resolver" in ctx.users:
+        rule.users.add(ctx.users["resolver"])
+    WebhookEndpoint.objects.get_or_create(
+        url="https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        defaults={
+            "channel": "slack",
+            "events": ["major_incident.*"],
+            "description": "Example: #major-incidents in Slack (set the real URL, then activate)",
+            "active": False,
+        },
+    )

@@ -1,12 +1,13 @@
 """The one module that decides what each role may do. The admin and the API both ask it.
 
 Roles are Django groups with exactly these names. Model permissions per role are declared here
-and written by data migrations (`sync_role_permissions`), so a fresh database and an upgraded
-one end up identical. Object-level rules (an agent changes incidents of their own groups) live
-with each practice and call the helpers below.
+for the core's models and registered by each practice for its own (`register_permissions`), and
+written by data migrations and after `migrate` (`sync_role_permissions`), so a fresh database and
+an upgraded one end up identical. Object-level rules (an agent changes the records of their own
+groups) live with each practice and call the helpers below.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 SERVICE_DESK_AGENT = "Service Desk Agent"
 RESOLVER = "Resolver"
@@ -37,10 +38,14 @@ CONFIG_MODELS = [
     "itsm.slapolicy",
 ]
 
+ACTIONS = ["view", "add", "change", "delete"]
+
 # role -> {"app_label.model": [actions]} ; actions are Django's view/add/change/delete.
-# Later practices extend this mapping and call sync_role_permissions from their own migration.
+# The core's own models are declared here; every practice adds its models with
+# `register_permissions()` from its `AppConfig.ready()`, and its data migration (or the
+# post_migrate sync) grants them with `sync_role_permissions`.
 ROLE_MODEL_PERMISSIONS: dict[str, dict[str, list[str]]] = {
-    ADMINISTRATOR: {m: ["view", "add", "change", "delete"] for m in CONFIG_MODELS}
+    ADMINISTRATOR: {m: list(ACTIONS) for m in CONFIG_MODELS}
     | {
         "auth.user": ["view", "add", "change"],
         "auth.group": ["view"],
@@ -55,33 +60,22 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, list[str]]] = {
 }
 
 
-# The incident practice (object-level rules: incidents.policy).
-_INCIDENT_WORK = {
-    "incidents.incident": ["view", "add", "change"],
-    "incidents.comment": ["view", "add"],
-    "incidents.timelineevent": ["view"],
-    "incidents.incidentsettings": ["view"],
-    "incidents.slaclock": ["view"],
-}
-_INCIDENT_READ = {
-    "incidents.incident": ["view"],
-    "incidents.comment": ["view"],
-    "incidents.timelineevent": ["view"],
-    "incidents.slaclock": ["view"],
-}
-for _role in (SERVICE_DESK_AGENT, RESOLVER, MAJOR_INCIDENT_MANAGER, PROBLEM_MANAGER, INTEGRATION):
-    ROLE_MODEL_PERMISSIONS[_role] |= _INCIDENT_WORK
-ROLE_MODEL_PERMISSIONS[ADMINISTRATOR] |= _INCIDENT_WORK | {"incidents.incidentsettings": ["view", "change"]}
-ROLE_MODEL_PERMISSIONS[READ_ONLY] |= _INCIDENT_READ
-# Alert and email intake (granted by incidents' migration 0003 with the same mapping).
-_ALERT_READ = {
-    "incidents.alertroute": ["view"],
-    "incidents.incidentalert": ["view"],
-    "incidents.inboundmessage": ["view"],
-}
-for _role in (SERVICE_DESK_AGENT, RESOLVER, MAJOR_INCIDENT_MANAGER, PROBLEM_MANAGER, READ_ONLY):
-    ROLE_MODEL_PERMISSIONS[_role] |= _ALERT_READ
-ROLE_MODEL_PERMISSIONS[ADMINISTRATOR] |= _ALERT_READ | {"incidents.alertroute": ["view", "add", "change", "delete"]}
+def register_permissions(role: str, permissions: Mapping[str, Iterable[str]]) -> None:
+    """Grant `role` these model permissions (`{"app_label.model": ["view", ...]}`), on top of
+    what it has (idempotent). Call from `AppConfig.ready()` of the app that owns the models."""
+    if role not in ALL_ROLES:
+        raise ValueError(f"Unknown role {role!r}; roles are: {', '.join(ALL_ROLES)}.")
+    entry = ROLE_MODEL_PERMISSIONS.setdefault(role, {})
+    for label, actions in permissions.items():
+        actions = set(actions)
+        if not actions <= set(ACTIONS) or label.count(".") != 1:
+            raise ValueError(f"Invalid permission {label!r}: {sorted(actions)}.")
+        entry[label] = sorted(set(entry.get(label, [])) | actions, key=ACTIONS.index)
+
+
+def app_labels() -> set[str]:
+    """The apps whose models some role has permissions on."""
+    return {label.split(".", 1)[0] for models in ROLE_MODEL_PERMISSIONS.values() for label in models}
 
 
 def sync_role_permissions(apps, schema_editor=None, models: Iterable[str] | None = None) -> None:
@@ -135,14 +129,6 @@ def has_role(user, *roles: str) -> bool:
 def can_configure(user) -> bool:
     """Administrators change services, categories, groups, matrix, calendars and SLA policies."""
     return has_role(user, ADMINISTRATOR)
-
-
-def is_read_only(user) -> bool:
-    """A user whose only roles are Read Only (superusers never are)."""
-    if getattr(user, "is_superuser", False):
-        return False
-    roles = role_names(user)
-    return not roles or roles == {READ_ONLY}
 
 
 def group_ids(user) -> set[int]:

@@ -8,13 +8,13 @@ from django.dispatch import receiver
 def _sync_roles(sender, app_config=None, **kwargs) -> None:
     # Migrations grant what exists when they run; this catches permissions of models whose
     # app migrated later in the same `migrate` run. Idempotent.
-    if app_config is None or app_config.label not in {"itsm", "communications", "incidents", "problems"}:
+    from itsm import roles
+
+    if app_config is None or app_config.label not in roles.app_labels() | {"itsm"}:
         return
     from django.apps import apps
 
-    from itsm.roles import sync_role_permissions
-
-    sync_role_permissions(apps)
+    roles.sync_role_permissions(apps)
 
 
 @receiver(post_migrate)

@@ -6,3 +6,9 @@ class ProblemsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "problems"
+
+    def ready(self) -> None:
+        from problems import registrations
+
+        # Event types, templates, samples and default rules with communications.
+        registrations.register()

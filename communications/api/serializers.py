@@ -19,6 +19,7 @@ from ..models import (
 )
 from ..netguard import UnsafeURL, validate_target_url
 from ..rendering import template_errors
+from ..services import activate_endpoint
 
 User = get_user_model()
 
@@ -120,8 +121,6 @@ class WebhookEndpointSerializer(StrictModelSerializer):
         return super().create(validated_data)
 
     def update(self, instance, validated_data):
-        from ..services import activate_endpoint
-
         if validated_data.get("active") and not instance.active:
             activate_endpoint(instance)
         return super().update(instance, validated_data)
@@ -277,7 +276,7 @@ class NotificationRuleSerializer(StrictModelSerializer):
     conditions = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField(), allow_empty=False),
         required=False,
-        help_text='Values from the event context, e.g. {"incident.state": ["resolved"]}.',
+        help_text='Values from the event context, e.g. {"record.state": ["resolved"]}.',
     )
 
     class Meta:

@@ -408,17 +408,22 @@ def test_a_batch_records_failures_like_single_deliveries(endpoint, httpserver):
     assert endpoint.active is False and endpoint.total_failures == 2
 
 
-def test_emits_of_one_transaction_are_handed_off_as_one_batch(
+def test_each_emit_hands_its_rows_off_after_commit_in_one_batch(
     endpoint, monkeypatch, django_capture_on_commit_callbacks
 ):
     from django.db import transaction
 
-    from communications import services
+    from communications import outbox
+    from communications.services import Emission, emit_many
+    from tests.communications.factories import make_subject
 
     sent = []
-    monkeypatch.setattr(services, "send_now", lambda task, *args, **kw: sent.append((task.name, args)) or True)
+    monkeypatch.setattr(outbox, "send_now", lambda task, *args, **kw: sent.append((task.name, args)) or True)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        ids = [one_row(id=n).pk for n in range(1, 4)]
+        rows = emit_many([Emission("incident.created", make_subject(id=n), {}) for n in range(1, 4)])
+        assert not sent  # nothing before the commit
+    ids = [row.pk for emitted in rows for row in emitted]
+    assert len(ids) >= 3
     assert sent == [("communications.tasks.deliver_notifications", (ids,))]
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from communications.defaults import DEFAULT_RULES
+from communications import registry
 from communications.models import NotificationRule
 from itsm import roles
 
@@ -20,7 +20,7 @@ def perms(role: str) -> set[str]:
 
 def test_default_rules_are_loaded_and_valid():
     rules = {r.name: r for r in NotificationRule.objects.all()}
-    assert set(DEFAULT_RULES) <= set(rules)
+    assert set(registry.default_rules()) <= set(rules)
     for rule in rules.values():
         rule.full_clean()
     events = {e for r in rules.values() for e in r.events}
@@ -53,14 +53,14 @@ def test_the_mapping_is_part_of_itsm_roles():
 
 
 def test_demo_seed_is_idempotent(settings, tmp_path):
-    from communications import demo as communications_demo
     from communications.models import Subscription, WebhookEndpoint
+    from incidents import demo as incidents_demo
     from itsm import demo
 
     settings.VAR_DIR = tmp_path
     ctx = demo.seed()
-    communications_demo.seed(ctx)
-    communications_demo.seed(ctx)
+    incidents_demo.seed_notifications(ctx)
+    incidents_demo.seed_notifications(ctx)
     assert Subscription.objects.filter(service__slug="payroll").count() == 2
     assert WebhookEndpoint.objects.filter(channel="slack", active=False).count() == 1
     assert NotificationRule.objects.get(name__startswith="P1 incidents").users.count() == 1

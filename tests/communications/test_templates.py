@@ -11,7 +11,7 @@ from tests.communications.factories import NotificationRuleFactory, Notification
 
 pytestmark = pytest.mark.django_db
 
-BUILTIN_AND_INTERNAL = [*registry.BUILTIN_EVENT_TYPES, registry.DIGEST, registry.WEBHOOK_TEST]
+BUILTIN_AND_INTERNAL = [*registry.event_types(), registry.DIGEST, registry.WEBHOOK_TEST]
 
 
 @pytest.mark.parametrize("channel", ["email", "slack", "teams"])

@@ -46,8 +46,11 @@ def test_a_worker_killed_mid_delivery_is_replaced_and_delivers_once(workers):
         first.kill()  # SIGKILL: no result recorded, no ack sent
 
         workers()
-        stale = timezone.now() - timedelta(seconds=1.1)
-        wait_for(lambda: Notification.objects.get(pk=row.pk).sending_started_at < stale, timeout=5)
+        # Until the sending timeout (1 s) has passed since the claim, the sweep rightly leaves the
+        # row alone. Compare with the time of each check: a cut-off taken once, before the wait,
+        # only held when the new worker took over 1.1 s to start (and never held otherwise).
+        claimed_at = Notification.objects.get(pk=row.pk).sending_started_at
+        wait_for(lambda: timezone.now() - claimed_at > timedelta(seconds=1.1), timeout=5)
         assert send_now(sweep_notifications)  # beat's sweep, on the new worker, notices the lost one
         wait_for(lambda: Notification.objects.get(pk=row.pk).status == "sent")
 

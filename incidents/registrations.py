@@ -1,0 +1,241 @@
+"""What the incident practice registers with the apps to its left.
+
+With `communications`: its event types (incidents, SLA clocks, major incidents), their shipped
+templates (`incidents/templates/incidents/notifications/`), sample records for template previews
+and the default notification rules. With `itsm.roles`: the role permissions on its models
+(object-level rules: `incidents.policy`). Called once from `IncidentsConfig.ready()`.
+
+Sample contexts document the shape the shipped templates read (callers of `emit()` hand the
+same keys; every template tolerates a missing key):
+
+- incident.*: `incident` {id, number, title, description, state, priority, impact, urgency,
+  channel, service (slug), service_name, assignment_group (id), assignment_group_name,
+  assignee (id), assignee_name, caller_name, hold_reason, resolution_code, resolution_notes,
+  opened_at, resolved_at, url}
+- incident.state_changed: `transition` (name) and `from` (the previous state)
+- incident.commented: `comment` {id, body, visibility}
+- sla.*: `sla` {policy (id), policy_name, kind, percent, due_at, breached_at} and `incident`
+- major_incident.*: `major_incident` {number, title, state, impact_summary, customers_affected,
+  bridge_url, chat_channel, manager, affected_services, next_update_due_at}; update_posted:
+  `update` {status, body, audience, next_update_due_at, author}
+- every event: `actor` {id, name} when a person caused it
+"""
+
+from communications import registry
+from communications.subject import Subject
+from itsm import roles
+
+EVENT_TYPES: dict[str, str] = {
+    "incident.created": "Incident created",
+    "incident.assigned": "Incident assigned",
+    "incident.state_changed": "Incident state changed",
+    "incident.commented": "Incident commented",
+    "sla.warning": "SLA warning",
+    "sla.breached": "SLA breached",
+}
+MAJOR_INCIDENT_EVENT_TYPES: dict[str, str] = {
+    "major_incident.proposed": "Major incident proposed",
+    "major_incident.declared": "Major incident declared",
+    "major_incident.update_posted": "Major incident update posted",
+    "major_incident.resolved": "Major incident resolved",
+    "major_incident.closed": "Major incident closed",
+}
+TEMPLATES = "incidents/notifications"
+
+DEFAULT_RULES: dict[str, dict] = {
+    "New incident: tell the assignment group": {
+        "events": ["incident.created"],
+        "recipients": ["group"],
+        "description": "The group's mailbox if it has one, else its members.",
+    },
+    "Incident assigned: tell the assignee (or the group)": {
+        "events": ["incident.assigned"],
+        "recipients": ["assignee_or_group"],
+        "description": "Assigned to a person: that person; to a group only: the group.",
+    },
+    "Incident resolved: tell the caller": {
+        "events": ["incident.state_changed"],
+        "recipients": ["caller"],
+        "conditions": {"incident.state": ["resolved"]},
+        "description": "Sent when the incident's state becomes resolved.",
+    },
+    "Public comment: tell the caller": {
+        "events": ["incident.commented"],
+        "recipients": ["caller"],
+        "description": "Internal work notes never reach the caller.",
+    },
+    "Watchers follow public changes": {
+        "events": ["incident.state_changed", "incident.commented"],
+        "recipients": ["watchers"],
+        "description": "Work notes reach watchers who are console users only.",
+    },
+    "SLA warning: tell the assignee": {
+        "events": ["sla.warning"],
+        "recipients": ["assignee_or_group"],
+        "description": "Unassigned incidents warn the group instead.",
+    },
+    "SLA breached: tell the assignee and the group manager": {
+        "events": ["sla.breached"],
+        "recipients": ["assignee_or_group", "group_manager"],
+    },
+    "Major incident proposed: page the Major Incident Managers": {
+        "events": ["major_incident.proposed"],
+        "roles": [roles.MAJOR_INCIDENT_MANAGER],
+        "recipients": ["group_manager"],
+    },
+    "Major incident: keep managers and stakeholders informed": {
+        "events": [
+            "major_incident.declared",
+            "major_incident.update_posted",
+            "major_incident.resolved",
+            "major_incident.closed",
+        ],
+        "recipients": ["group_manager", "stakeholders", "watchers"],
+        "roles": [roles.MAJOR_INCIDENT_MANAGER],
+        "description": "Internal updates reach console users only; external stakeholders get public updates.",
+    },
+}
+
+# Role permissions on the incident models.
+_WORK = {
+    "incidents.incident": ["view", "add", "change"],
+    "incidents.comment": ["view", "add"],
+    "incidents.timelineevent": ["view"],
+    "incidents.incidentsettings": ["view"],
+    "incidents.slaclock": ["view"],
+}
+_READ = {
+    "incidents.incident": ["view"],
+    "incidents.comment": ["view"],
+    "incidents.timelineevent": ["view"],
+    "incidents.slaclock": ["view"],
+}
+# Alert and email intake (migration 0003 granted the same when the models were added).
+_ALERT_READ = {
+    "incidents.alertroute": ["view"],
+    "incidents.incidentalert": ["view"],
+    "incidents.inboundmessage": ["view"],
+}
+ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
+    roles.SERVICE_DESK_AGENT: [_WORK, _ALERT_READ],
+    roles.RESOLVER: [_WORK, _ALERT_READ],
+    roles.MAJOR_INCIDENT_MANAGER: [_WORK, _ALERT_READ],
+    roles.PROBLEM_MANAGER: [_WORK, _ALERT_READ],
+    roles.INTEGRATION: [_WORK],
+    roles.ADMINISTRATOR: [
+        _WORK,
+        {"incidents.incidentsettings": ["view", "change"]},
+        _ALERT_READ,
+        {"incidents.alertroute": ["view", "add", "change", "delete"]},
+    ],
+    roles.READ_ONLY: [_READ, _ALERT_READ],
+}
+
+
+# --- sample records ------------------------------------------------------------------------------
+
+BASE_URL = "https://itsm.example.com/admin"
+INCIDENT = {
+    "id": 123,
+    "number": "INC0000123",
+    "title": "VPN drops every few minutes",
+    "description": "Users in Berlin lose the VPN connection every 5-10 minutes since 09:00.",
+    "state": "in_progress",
+    "priority": 2,
+    "impact": 2,
+    "urgency": 1,
+    "channel": "portal",
+    "service": "vpn",
+    "service_name": "VPN",
+    "assignment_group": 2,
+    "assignment_group_name": "Network Team",
+    "assignee": 3,
+    "assignee_name": "Rita Resolver",
+    "caller_name": "Carl Caller",
+    "hold_reason": "",
+    "resolution_code": "",
+    "resolution_notes": "",
+    "opened_at": "2026-11-22T09:12:00+00:00",
+    "resolved_at": None,
+    "url": "https://itsm.example.com/admin/incidents/incident/123/change/",
+}
+MAJOR_INCIDENT = {
+    "number": "MAJ0000007",
+    "title": "Payroll unavailable",
+    "state": "declared",
+    "impact_summary": "No one can submit or approve payroll runs.",
+    "customers_affected": 1200,
+    "bridge_url": "https://meet.example.com/payroll-bridge",
+    "chat_channel": "#inc-payroll",
+    "manager": "Maya Manager",
+    "affected_services": ["payroll"],
+    "next_update_due_at": "2026-11-22T11:30:00Z",
+}
+
+
+def _incident_subject() -> Subject:
+    return Subject(
+        "incident",
+        123,
+        "INC0000123",
+        INCIDENT["title"],
+        f"{BASE_URL}/incident/123/",
+        priority=2,
+        caller_email="carl@example.com",
+    )
+
+
+def major_incident_sample(event: str) -> tuple[Subject, dict]:
+    """A sample major incident (and its update, for `major_incident.update_posted`)."""
+    subject = Subject("major_incident", 7, "MAJ0000007", "Payroll unavailable", f"{BASE_URL}/mi/7/", priority=1)
+    context: dict = {"major_incident": dict(MAJOR_INCIDENT)}
+    if event.endswith("update_posted"):
+        context["update"] = {
+            "status": "identified",
+            "body": "The payroll database failed over; we are restoring the connection pool.",
+            "audience": "external",
+            "next_update_due_at": "2026-11-22T11:30:00Z",
+            "author": "Maya Manager",
+        }
+    return subject, context
+
+
+def incident_sample(event: str) -> tuple[Subject, dict]:
+    """A sample incident with what `event` adds (the transition, the comment, the SLA clock)."""
+    context: dict = {"incident": dict(INCIDENT)}
+    if event == "incident.state_changed":
+        context["incident"].update(
+            state="resolved",
+            resolution_code="fixed",
+            resolution_notes="Replaced the faulty concentrator line card.",
+            resolved_at="2026-11-22T10:00:00+00:00",
+        )
+        context.update(transition="resolve", **{"from": "in_progress"})
+    elif event == "incident.commented":
+        context["comment"] = {"id": 9, "body": "We are on it.", "visibility": "public"}
+    elif event.startswith("sla."):
+        breached = event.endswith("breached")
+        context["sla"] = {
+            "policy": 4,
+            "policy_name": "P2 resolution",
+            "kind": "resolution",
+            "percent": 100 if breached else 75,
+            "due_at": "2026-11-22T17:00:00+00:00",
+            "breached_at": "2026-11-22T17:00:00+00:00" if breached else None,
+        }
+    return _incident_subject(), context
+
+
+def register() -> None:
+    """Register everything above (idempotent)."""
+    registry.register_event_types(*EVENT_TYPES, "incident.hold_reminder", labels=EVENT_TYPES, subject_kind="incident")
+    registry.register_event_types(
+        *MAJOR_INCIDENT_EVENT_TYPES, labels=MAJOR_INCIDENT_EVENT_TYPES, subject_kind="major_incident"
+    )
+    registry.register_templates(TEMPLATES, "incident.*", "sla.*", "major_incident.*")
+    registry.register_samples(incident_sample, "incident.*", "sla.*")
+    registry.register_samples(major_incident_sample, "major_incident.*")
+    registry.register_default_rules(DEFAULT_RULES)
+    for role, grants in ROLE_PERMISSIONS.items():
+        for permissions in grants:
+            roles.register_permissions(role, permissions)
