@@ -17,7 +17,6 @@ from incidents.models import Incident
 from itsm.api.mixins import compute_etag, expected_version, run_idempotently
 from itsm.api.pagination import CursorPagination, PageNumberPagination
 
-from . import related
 from . import serializers as s
 
 
@@ -49,9 +48,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        # The representation needs the service's slug; groups and people are rendered as ids.
-        # Watchers and SLA clocks are loaded for the rows actually rendered (`related.load`), not
-        # prefetched for every use of the queryset (transitions, comments and timeline need none).
+        # Rendered rows come with what the representation shows (watchers and clocks prefetched,
+        # `serializers.INCIDENT_PREFETCHES`); transitions, comments and timeline need none of it.
+        if self.action in ("list", "retrieve"):
+            return s.incident_queryset()
         return Incident.objects.select_related("service")
 
     def get_serializer_class(self):
@@ -62,24 +62,11 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         field = "pk" if value.isdigit() else "number"
         return get_object_or_404(self.get_queryset(), **{field: value.upper() if field == "number" else value})
 
-    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK, *, opened: bool = False) -> Response:
-        # The services return the instance they saved (created, or locked and re-read before the
-        # change; `Incident` has no database-computed fields), so its row is current: only the
-        # related rows the representation shows are loaded afresh (the use case may have paused or
-        # stopped clocks). A create shows what `open_incident` just wrote, without reading it back.
-        if opened:
-            related.set_opened(incident)
-        else:
-            incident._prefetched_objects_cache = {}
-            related.forget(incident)
-            related.load([incident])
+    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        """The incident as detail renders it, read back after the use case that changed it."""
+        incident = s.incident_queryset().get(pk=incident.pk)
         response = Response(self.get_serializer(incident).data, status=code)
         return _with_etag(response, incident)
-
-    def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        related.load(page)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         request=s.IncidentWriteSerializer,
@@ -94,7 +81,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             body = s.IncidentWriteSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             incident = services.open_incident(actor=request.user, **body.validated_data)
-            response = self._respond(incident, status.HTTP_201_CREATED, opened=True)
+            response = self._respond(incident, status.HTTP_201_CREATED)
             response["Location"] = response.data["links"]["self"]
             return response
 
@@ -102,7 +89,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
-        related.load([incident])
         return _with_etag(Response(self.get_serializer(incident).data), incident)
 
     @extend_schema(
