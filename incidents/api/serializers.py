@@ -98,6 +98,17 @@ class IncidentLinksSerializer(serializers.Serializer):
     console = serializers.URLField(required=False, help_text="The agents' console page.")
 
 
+@extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+class UserIdsField(serializers.Field):
+    """Users (prefetched instances) rendered as their ids."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return [user.pk for user in value]
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     """The incident as integrators read it (render `incident_queryset()` rows)."""
 
@@ -109,7 +120,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     problem = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
-    watchers = serializers.PrimaryKeyRelatedField(source="api_watchers", many=True, read_only=True)
+    watchers = UserIdsField(source="api_watchers")
     available_transitions = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()

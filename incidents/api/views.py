@@ -14,7 +14,13 @@ from incidents import policy, services
 from incidents.choices import Transition
 from incidents.filters import IncidentFilterSet
 from incidents.models import Incident
-from itsm.api.mixins import compute_etag, expected_version, run_idempotently
+from itsm.api.mixins import (
+    IDEMPOTENCY_PARAMETER,
+    IF_MATCH_PARAMETER,
+    compute_etag,
+    expected_version,
+    run_idempotently,
+)
 from itsm.api.pagination import CursorPagination, PageNumberPagination
 
 from . import serializers as s
@@ -71,7 +77,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=s.IncidentWriteSerializer,
         responses={201: s.IncidentSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_PARAMETER],
     )
     def create(self, request, *args, **kwargs):
         def handler():
@@ -94,7 +100,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=s.IncidentWriteSerializer,
         responses={200: s.IncidentSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        parameters=[IF_MATCH_PARAMETER],
     )
     def partial_update(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -106,7 +112,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self._respond(incident)
 
     @extend_schema(responses={200: s.TransitionInfoSerializer(many=True)})
-    @action(detail=True, methods=["get"], url_path="transitions")
+    @action(detail=True, methods=["get"], url_path="transitions", filter_backends=[], pagination_class=None)
     def transitions(self, request, pk=None):
         """The transitions this user may run now, with the fields each needs."""
         incident = self.get_object()
@@ -128,9 +134,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=s.TransitionBodySerializer,
         responses={200: s.IncidentSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        parameters=[
+            IF_MATCH_PARAMETER,
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=Transition.values, description="The transition."),
+        ],
     )
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)", filter_backends=[])
     def run_transition(self, request, pk=None, name=None):
         """Run one transition; 409 when it is not allowed from the current state."""
         if name not in services.TRANSITION_NAMES:
@@ -149,7 +158,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(methods=["get"], responses={200: s.CommentSerializer(many=True)})
     @extend_schema(methods=["post"], request=s.CommentWriteSerializer, responses={201: s.CommentSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="comments", pagination_class=PageNumberPagination)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="comments",
+        pagination_class=PageNumberPagination,
+        filter_backends=[],
+    )
     def comments(self, request, pk=None):
         """Public comments and internal work notes."""
         incident = self.get_object()
@@ -167,17 +182,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         methods=["get"],
         url_path="timeline",
         pagination_class=TimelineCursorPagination,
-        filterset_class=None,
-        ordering_fields=["id"],
-        ordering=["id"],
+        filter_backends=[],
     )
     def timeline(self, request, pk=None):
         """The append-only history, oldest first."""
         incident = self.get_object()
         page = self.paginate_queryset(incident.timeline.all())
         return self.get_paginated_response(s.TimelineEventSerializer(page, many=True).data)
-
-    def filter_queryset(self, queryset):
-        if self.action in ("timeline", "comments"):
-            return queryset
-        return super().filter_queryset(queryset)
