@@ -21,9 +21,9 @@ class StrictPageSizeMixin:
         if raw is None:
             return self.page_size
         value = parse_id(raw)
-        if value is None or value > self.max_page_size:
-            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
-        return value
+        if value is None:
+            raise ValidationError({self.page_size_query_param: ["A whole number from 1."]})
+        return min(value, self.max_page_size)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
