@@ -221,6 +221,11 @@ class CachedServiceField(serializers.SlugRelatedField):
     when a service or group changes). Same answers and errors as SlugRelatedField; the instance is
     shared between requests, so it is only read."""
 
+    def run_validation(self, data=serializers.empty):
+        if data == "":  # DRF reads "" as null; the schema says a slug (null is how to say none)
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             return super().to_internal_value(data)  # DRF's own answer for odd types

@@ -92,17 +92,20 @@ class CommaSeparatedField(forms.Field):
         if value in (None, "", []):
             return []
         raw = value if isinstance(value, list | tuple) else [value]
-        items = [part for v in raw for part in str(v).split(",") if part]
+        items = [part for v in raw for part in str(v).split(",")]
+        if "" in items:
+            raise forms.ValidationError("An empty value in the list (a stray comma?).")
         if self.valid_choices is not None:
             bad = [i for i in items if i not in self.valid_choices]
             if bad:
-                raise forms.ValidationError(
-                    f"Unknown value(s): {', '.join(bad)}. Allowed: {', '.join(self.valid_choices)}."
+                raise forms.ValidationError(  # values through params: a "%" in them is not a format
+                    "Unknown value(s): %(bad)s. Allowed: %(allowed)s.",
+                    params={"bad": ", ".join(bad), "allowed": ", ".join(self.valid_choices)},
                 )
         try:
             return [self._coerce(i) for i in items]
         except (TypeError, ValueError) as exc:
-            raise forms.ValidationError(f"Invalid value(s): {', '.join(items)}.") from exc
+            raise forms.ValidationError("Invalid value(s): %(items)s.", params={"items": ", ".join(items)}) from exc
 
 
 class CommaSeparatedFilter(django_filters.Filter):
@@ -179,9 +182,42 @@ class FilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
         refuse_nul_in_query(request.query_params)
         filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            check_single_values(request.query_params, filterset_class)
         if filterset_class is not None and not _names_a_filter(request.query_params, filterset_class):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+SINGLE_VALUED = ("ordering", "page", "page_size", "cursor")
+BOOLEANS = ("true", "false")
+
+
+def check_single_values(params, filterset_class) -> None:
+    """What the schema says of each filter, before django-filter's lenient forms read it.
+
+    Each parameter comes once (a repeat is an array the schema does not allow; django-filter
+    would silently keep the last one), booleans are `true` or `false` (not `null` or `2`, which
+    django-filter reads as "no filter"), and numbers are record ids (see `parse_id`).
+    """
+    filters = filterset_class.base_filters
+    errors = {}
+    for name, values in params.lists():
+        if name not in filters and name not in SINGLE_VALUED:
+            continue
+        if len(values) > 1:
+            errors[name] = ["Give this parameter once (several values: comma-separated)."]
+            continue
+        if values[0] == "":
+            errors[name] = ["Empty; leave the parameter out for no filter."]
+            continue
+        field = filters.get(name)
+        if isinstance(field, django_filters.BooleanFilter) and values[0] not in BOOLEANS:
+            errors[name] = ["Either true or false."]
+        elif isinstance(field, django_filters.NumberFilter) and parse_id(values[0]) is None:
+            errors[name] = ["A record id (a positive integer)."]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _names_a_filter(params, filterset_class) -> bool:
@@ -219,14 +255,14 @@ if DjangoFilterExtension is not None:
                         "explode": False,
                     }
                 ]
-            if isinstance(filter_field, IdFilter):
+            if isinstance(filter_field, IdFilter | django_filters.NumberFilter):
                 return [
                     {
                         "name": field_name,
                         "required": False,
                         "in": "query",
                         "description": str(filter_field.label or "A record id."),
-                        "schema": dict(filter_field.item_schema),
+                        "schema": dict(IdFilter.item_schema),
                     }
                 ]
             return super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)

@@ -40,11 +40,6 @@ DESCRIPTIONS = {
 TOO_LONG = {"description": "Request line too long (answered by gunicorn before the API sees it; not JSON)."}
 UNAUTHENTICATED = ("/healthz", "/readyz")
 
-# (path of a create, the detail path its `id` fills, sub-resource paths the same `id` fills)
-LINKED_CREATES = {
-    "/api/v1/incidents/": "/api/v1/incidents/{id}/",
-}
-
 
 def _wanted(path: str, method: str, operation: dict) -> list[str]:
     headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
@@ -62,24 +57,38 @@ def _wanted(path: str, method: str, operation: dict) -> list[str]:
 
 
 def _links(result: dict) -> None:
-    """OpenAPI links from each create's 201 to the operations its `id` addresses."""
+    """OpenAPI links from each create's 201 (POST `<list>/`) to the operations under `<list>{id}/`.
+
+    A transition's `name` is not in the body: each transition gets a link of its own with the
+    name as a constant (the enum of the `name` path parameter).
+    """
     paths = result.get("paths", {})
-    for create_path, detail in LINKED_CREATES.items():
-        created = paths.get(create_path, {}).get("post", {}).get("responses", {}).get("201")
-        if created is None:
+    for create_path, methods in paths.items():
+        created = methods.get("post", {}).get("responses", {}).get("201")
+        if created is None or "{" in create_path:
             continue
+        detail = f"{create_path}{{id}}/"
         links = {}
-        for path, methods in paths.items():
-            if not path.startswith(detail) or "{id}" not in path:
+        for path, operations in paths.items():
+            if not path.startswith(detail):
                 continue
-            for method, operation in methods.items():
+            for method, operation in operations.items():
                 if method not in {"get", "post", "put", "patch", "delete"}:
                     continue
-                parameters = {"id": "$response.body#/id"}
-                if "{name}" in path:
-                    continue  # a transition's name is not in the body; `transitions/` lists them
-                links[operation["operationId"]] = {"operationId": operation["operationId"], "parameters": parameters}
-        created["links"] = links
+                names = [p for p in operation.get("parameters", []) if p["in"] == "path" and p["name"] != "id"]
+                if not names:
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {"id": "$response.body#/id"},
+                    }
+                elif len(names) == 1 and names[0]["name"] == "name" and "enum" in names[0].get("schema", {}):
+                    for value in names[0]["schema"]["enum"]:
+                        links[f"{operation['operationId']}_{value}"] = {
+                            "operationId": operation["operationId"],
+                            "parameters": {"id": "$response.body#/id", "name": value},
+                        }
+        if links:
+            created["links"] = links
 
 
 def add_error_responses(result, generator, request, public):
