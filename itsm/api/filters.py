@@ -198,7 +198,8 @@ def check_single_values(params, filterset_class) -> None:
 
     Each parameter comes once (a repeat is an array the schema does not allow; django-filter
     would silently keep the last one), booleans are `true` or `false` (not `null` or `2`, which
-    django-filter reads as "no filter"), and numbers are record ids (see `parse_id`).
+    django-filter reads as "no filter"), numbers are record ids (see `parse_id`), and only text and
+    comma-separated lists (an empty list) may be empty.
     """
     filters = filterset_class.base_filters
     errors = {}
@@ -208,10 +209,10 @@ def check_single_values(params, filterset_class) -> None:
         if len(values) > 1:
             errors[name] = ["Give this parameter once (several values: comma-separated)."]
             continue
-        if values[0] == "":
-            errors[name] = ["Empty; leave the parameter out for no filter."]
-            continue
         field = filters.get(name)
+        if values[0] == "" and not isinstance(field, CommaSeparatedFilter | django_filters.CharFilter | None):
+            errors[name] = ["Empty; leave the parameter out for no filter."]  # "" is no date, id or boolean
+            continue
         if isinstance(field, django_filters.BooleanFilter) and values[0] not in BOOLEANS:
             errors[name] = ["Either true or false."]
         elif isinstance(field, django_filters.NumberFilter) and parse_id(values[0]) is None:
