@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from incidents.choices import Channel, IncidentState, Queue
 from incidents.models import Incident, SlaClock
 from incidents.models.sla import LIVE_STAGES, ClockStage
-from itsm.api.filters import CommaSeparatedFilter
+from itsm.api.filters import CommaSeparatedFilter, IdFilter, parse_id
 from itsm.models import Service
 
 NUMBER_RE = re.compile(r"^(INC)?0*(\d{1,12})$", re.IGNORECASE)
@@ -25,10 +25,12 @@ class IncidentFilterSet(django_filters.FilterSet):
     category = CommaSeparatedFilter(field_name="category_id", coerce=int)
     assignment_group = CommaSeparatedFilter(field_name="assignment_group_id", coerce=int)
     assignee = CommaSeparatedFilter(
-        method="filter_assignee", label="Comma-separated user ids; `me` for yourself, `none` for unassigned"
+        method="filter_assignee",
+        label="Comma-separated user ids; `me` for yourself, `none` for unassigned",
+        item_schema={"type": "string", "pattern": "^(me|none|[0-9]+)$"},
     )
-    caller = django_filters.NumberFilter(field_name="caller_id")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+    caller = IdFilter(field_name="caller_id")
+    parent = IdFilter(field_name="parent_id")
     dedup_key = django_filters.CharFilter()
     from_monitoring = django_filters.BooleanFilter(method="filter_from_monitoring")
     opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
@@ -65,8 +67,8 @@ class IncidentFilterSet(django_filters.FilterSet):
                 ids.append(self.request.user.pk)
             elif item == "none":
                 unassigned = True
-            elif item.isdigit():
-                ids.append(int(item))
+            elif parse_id(item) is not None:
+                ids.append(parse_id(item))
             else:
                 raise ValidationError({"assignee": [f"'{item}' is not a user id, 'me' or 'none'."]})
         condition = Q(assignee_id__in=ids) if ids else Q(pk__in=[])

@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "itsm.choices.Impact",
         "IncidentChannelEnum": "incidents.choices.Channel",
+        "IncidentTransitionEnum": "incidents.choices.Transition",
         "NotificationChannelEnum": "communications.choices.Channel",
     },
     "SWAGGER_UI_DIST": "SIDECAR",

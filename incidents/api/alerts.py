@@ -26,7 +26,7 @@ from incidents.alerts.services import (
 )
 from incidents.models.alerts import AlertSeverity, InboundOutcome
 from itsm.api.mixins import run_idempotently
-from itsm.api.serializers import StrictSerializer
+from itsm.api.serializers import StrictSerializer, holds_nul, refuse_nul
 from itsm.api.throttling import AlertRateThrottle
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -159,11 +159,16 @@ class AlertView(APIView):
 
     def body(self, request):
         try:
-            return request.data
+            data = request.data
         except exceptions.ParseError as exc:
             raise exceptions.ValidationError(
                 {"non_field_errors": [f"The body is not valid JSON: {exc.detail}"]}
             ) from exc
+        if isinstance(data, dict):
+            refuse_nul(data)
+        elif holds_nul(data):
+            raise exceptions.ValidationError({"non_field_errors": ["Null characters are not allowed."]})
+        return data
 
 
 class AlertEventView(AlertView):

@@ -1,107 +1,135 @@
 """Incident API representations (API.md "Fields integrators rely on": incident, comment, timeline event)."""
 
-from datetime import datetime
-from typing import Any
-
 from django.contrib.auth import get_user_model
-from django.urls import NoReverseMatch, reverse
+from django.db.models import Prefetch
+from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import ISO_8601, serializers
-from rest_framework.settings import api_settings
+from rest_framework import serializers
 
 from incidents import services
-from incidents.choices import Channel, HoldReason, ResolutionCode, Visibility
-from incidents.models import Comment, Incident, TimelineEvent
+from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, TimelineType, Transition, Visibility
+from incidents.models import Comment, Incident, SlaClock, TimelineEvent
+from incidents.models.sla import ClockStage
 from itsm.api.serializers import StrictSerializer
-from itsm.choices import Impact
-from itsm.models import AssignmentGroup, Category, Service
+from itsm.choices import Impact, SlaKind
+from itsm.models import AssignmentGroup, Category, Service, SlaPolicy
 
 User = get_user_model()
 
 LEVEL = Impact.choices  # impact and urgency share the 1 (high) .. 3 (low) scale
 
+# What `sla.clock_view` reads from a clock (besides its policy, attached from the configuration cache).
+CLOCK_COLUMNS = (
+    "id",
+    "incident_id",
+    "policy_id",
+    "kind",
+    "stage",
+    "target_seconds",
+    "started_at",
+    "elapsed_seconds",
+    "paused_seconds",
+    "running_since",
+    "due_at",
+    "breached_at",
+    "stopped_at",
+)
+
+# The related rows IncidentSerializer renders, loaded once per page (two queries at any page size):
+# watchers as ids, SLA clocks in id order. Every incident the API renders comes through
+# `incident_queryset()`, so the representation never runs a query per row.
+INCIDENT_PREFETCHES = (
+    Prefetch("watchers", queryset=User.objects.only("id").order_by("id"), to_attr="api_watchers"),
+    Prefetch(
+        "sla_clocks",
+        # The page's distinct policies with their calendars in one more query, shared by their clocks.
+        queryset=SlaClock.objects.only(*CLOCK_COLUMNS)
+        .prefetch_related(Prefetch("policy", queryset=SlaPolicy.objects.select_related("calendar")))
+        .order_by("id"),
+        to_attr="api_clocks",
+    ),
+)
+
+
+def incident_queryset():
+    """Incidents as IncidentSerializer renders them: the service joined, watchers and clocks prefetched."""
+    return Incident.objects.select_related("service").prefetch_related(*INCIDENT_PREFETCHES)
+
 
 class SlaClockSerializer(serializers.Serializer):
-    """One SLA clock (API.md "SLA clock")."""
+    """One SLA clock (API.md "SLA clock"); schema of `incidents.sla.clock_view`."""
 
     policy = serializers.IntegerField()
-    kind = serializers.CharField()
-    stage = serializers.CharField()
+    policy_name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=SlaKind.choices)
+    stage = serializers.ChoiceField(choices=ClockStage.choices)
     started_at = serializers.DateTimeField()
-    due_at = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True, help_text="Null while paused.")
     breached_at = serializers.DateTimeField(allow_null=True)
     stopped_at = serializers.DateTimeField(allow_null=True)
     elapsed_seconds = serializers.IntegerField()
     paused_seconds = serializers.IntegerField()
-    remaining_seconds = serializers.IntegerField()
+    remaining_seconds = serializers.IntegerField(help_text="Frozen while paused.")
+    percent = serializers.FloatField(help_text="Elapsed share of the target, in percent.")
 
 
-_MARK = "9876543210"  # a placeholder id: reversed once, then split around
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice stored as "" when unset, rendered as null (a generated client's enum has no "")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
-def _around_id(name: str) -> tuple[str, str] | None:
-    """(prefix, suffix) of the URL named `name` for any incident id, or None when not routed."""
-    try:
-        path = reverse(name, args=[_MARK])
-    except NoReverseMatch:
-        return None
-    prefix, _, suffix = path.partition(_MARK)
-    return prefix, suffix
+class BlankAsNullEmailField(serializers.EmailField):
+    """An email address stored as "" when unset, rendered as null (not a valid `format: email`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
-def _field_kinds(fields) -> list[tuple[str, str, str]]:
-    """(name, how, detail) per field of an IncidentSerializer, in output order (see _plan)."""
-    kinds = []
-    for name, field in fields.items():
-        if isinstance(field, serializers.SerializerMethodField):
-            kinds.append((name, "method", field.method_name))
-        elif name == "service" and isinstance(field, serializers.SlugRelatedField):
-            kinds.append((name, "service", ""))
-        elif name == "watchers" and isinstance(field, serializers.ManyRelatedField):
-            kinds.append((name, "watchers", ""))
-        elif isinstance(field, serializers.PrimaryKeyRelatedField):
-            kinds.append((name, "attr", Incident._meta.get_field(name).attname))  # the id, never a query
-        elif isinstance(field, serializers.DateTimeField):
-            kinds.append((name, "datetime", ""))
-        elif isinstance(field, serializers.IntegerField):
-            kinds.append((name, "int", ""))
-        elif isinstance(field, serializers.ChoiceField | serializers.JSONField):
-            kinds.append((name, "attr", name))  # both render the stored value as it is
-        elif isinstance(field, serializers.CharField):
-            kinds.append((name, "str", ""))
-        else:
-            kinds.append((name, "field", ""))
-    return kinds
+class IncidentLinksSerializer(serializers.Serializer):
+    """URLs of an incident and its sub-resources (absolute when rendered for a request)."""
+
+    self = serializers.URLField()
+    transitions = serializers.URLField()
+    comments = serializers.URLField()
+    timeline = serializers.URLField()
+    console = serializers.URLField(required=False, help_text="The agents' console page.")
 
 
-def _datetime_renderer():
-    """DRF's DateTimeField.to_representation for aware values, with the zone looked up once."""
-    reference = serializers.DateTimeField()
-    output_format = api_settings.DATETIME_FORMAT
-    if output_format is None or output_format.lower() == ISO_8601:
-        return reference.to_representation
-    zone = timezone.get_current_timezone()
+@extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+class UserIdsField(serializers.Field):
+    """Users (prefetched instances) rendered as their ids."""
 
-    def render(value):
-        if isinstance(value, datetime) and timezone.is_aware(value):
-            return value.astimezone(zone).strftime(output_format)
-        return reference.to_representation(value)
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
 
-    return render
+    def to_representation(self, value):
+        return [user.pk for user in value]
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    """The incident as integrators read it."""
+    """The incident as integrators read it (render `incident_queryset()` rows)."""
 
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    state = serializers.ChoiceField(choices=IncidentState.choices, read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    caller_email = BlankAsNullEmailField(read_only=True)
+    hold_reason = BlankAsNullChoiceField(choices=HoldReason.choices, read_only=True)
+    resolution_code = BlankAsNullChoiceField(choices=ResolutionCode.choices, read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     problem = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
+    watchers = UserIdsField(source="api_watchers")
     available_transitions = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
-    watchers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -149,122 +177,44 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_problem(self, obj) -> int | None:
+        """The linked problem's id (null until the problem practice links one)."""
         return getattr(obj, "problem_id", None)
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_major_incident(self, obj) -> int | None:
+        """The major incident's id, or null."""
         return getattr(obj, "major_incident_id", None)
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=Transition.choices)))
     def get_available_transitions(self, obj) -> list[str]:
+        """The transitions the requesting user may run now."""
         request = self.context.get("request")
         return services.available_transitions(obj, request.user) if request else []
 
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla(self, obj) -> list[dict]:
+        """Every clock, cancelled ones included (prefetched with their policies and calendars)."""
         from incidents.sla import clock_view
 
-        # The view loads clocks as plain rows with their policy (`incidents.api.related`); any other
-        # caller gets the model's clocks with their policies and calendars.
-        clocks = getattr(obj, "_api_clocks", None)
-        if clocks is None:
-            clocks = list(obj.sla_clocks.select_related("policy__calendar"))
-        now = timezone.now()
+        clocks = obj.api_clocks
+        now = self.context.setdefault("now", timezone.now())  # one moment for the whole page
         return [clock_view(clock, now) for clock in clocks]
 
-    def _link_parts(self) -> tuple[tuple[str, str], tuple[str, str] | None]:
-        """The detail and console URLs around the id, absolute when there is a request.
-
-        Reversed and made absolute once per serializer (a list page's rows share its child
-        serializer), then each row only formats its id in.
-        """
-        parts = getattr(self, "_links_cache", None)
-        if parts is None:
-            request = self.context.get("request")
-            detail = _around_id("incident-detail")
-            console = _around_id("admin:incidents_incident_change")
-            if request is not None:
-                root = request.build_absolute_uri("/").rstrip("/")
-                detail = (root + detail[0], detail[1])
-                console = (root + console[0], console[1]) if console else None
-            parts = self._links_cache = (detail, console)
-        return parts
-
-    _class_plan: list[tuple[str, str, str]] | None = None
-
-    def _plan(self) -> list[tuple[str, str, Any]]:
-        """How each field is rendered: (name, how, detail), bound once per serializer instance.
-
-        ModelSerializer's generic loop (deep-copied field objects, get_attribute and
-        to_representation per field and row) was most of a list page's serializer time. The hot
-        path renders the same values straight from the instance; the field kinds are worked out
-        once per class from the declared fields, so a request never builds `self.fields`.
-        `to_representation_generic` is DRF's own loop, and a test compares both on incidents in
-        every state with every field set and unset.
-        """
-        plan = self.__dict__.get("_bound_plan")
-        if plan is not None:
-            return plan
-        cls = type(self)
-        if cls._class_plan is None:
-            cls._class_plan = _field_kinds(self.fields)
-        plan = []
-        for name, how, detail in cls._class_plan:
-            if how == "method":
-                plan.append((name, how, getattr(self, detail)))
-            elif how == "datetime":
-                plan.append((name, how, _datetime_renderer()))
-            elif how == "field":
-                plan.append((name, how, self.fields[name]))
-            else:
-                plan.append((name, how, detail))
-        self.__dict__["_bound_plan"] = plan
-        return plan
-
-    def to_representation(self, instance):
-        data = {}
-        for name, how, detail in self._plan():
-            if how == "attr":
-                data[name] = getattr(instance, detail)
-            elif how == "str":
-                value = getattr(instance, name)
-                data[name] = None if value is None else str(value)
-            elif how == "int":
-                value = getattr(instance, name)
-                data[name] = None if value is None else int(value)
-            elif how == "datetime":
-                value = getattr(instance, name)
-                data[name] = detail(value) if value else None
-            elif how == "method":
-                data[name] = detail(instance)
-            elif how == "service":
-                data[name] = instance.service.slug if instance.service_id is not None else None
-            elif how == "watchers":
-                ids = getattr(instance, "_api_watchers", None)
-                data[name] = ids if ids is not None else [user.pk for user in instance.watchers.all()]
-            else:
-                attribute = detail.get_attribute(instance)
-                data[name] = None if attribute is None else detail.to_representation(attribute)
-        return data
-
-    def to_representation_generic(self, instance):
-        """DRF's generic rendering (the reference the hot path must equal)."""
-        return super().to_representation(instance)
-
-    @extend_schema_field(serializers.DictField(child=serializers.URLField()))
+    @extend_schema_field(IncidentLinksSerializer)
     def get_links(self, obj) -> dict[str, str]:
-        (before, after), console = self._link_parts()
-        base = f"{before}{obj.pk}{after}"
+        """`self` and the sub-resources; `console` when the admin is routed."""
+        request = self.context.get("request")
+        absolute = request.build_absolute_uri if request is not None else str
+        base = absolute(reverse("incident-detail", args=[obj.pk]))
         links = {
             "self": base,
             "transitions": f"{base}transitions/",
             "comments": f"{base}comments/",
             "timeline": f"{base}timeline/",
         }
-        if console:
-            links["console"] = f"{console[0]}{obj.pk}{console[1]}"
+        links["console"] = absolute(reverse("admin:incidents_incident_change", args=[obj.pk]))
         return links
 
 
@@ -273,6 +223,11 @@ class CachedServiceField(serializers.SlugRelatedField):
     (`incidents.alerts.services.service_by_slug`: owner group joined, invalidated in every process
     when a service or group changes). Same answers and errors as SlugRelatedField; the instance is
     shared between requests, so it is only read."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":  # DRF reads "" as null; the schema says a slug (null is how to say none)
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -299,7 +254,9 @@ class IncidentWriteSerializer(StrictSerializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     caller = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
     caller_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
-    caller_email = serializers.EmailField(allow_blank=True, required=False)
+    caller_email = serializers.EmailField(
+        allow_blank=True, allow_null=True, required=False, help_text='null or "" clears it.'
+    )
     assignment_group = serializers.PrimaryKeyRelatedField(
         queryset=AssignmentGroup.objects.all(), allow_null=True, required=False
     )
@@ -307,6 +264,9 @@ class IncidentWriteSerializer(StrictSerializer):
     parent = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all(), allow_null=True, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
     watchers = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+
+    def validate_caller_email(self, value):
+        return value or ""  # stored blank when unset (rendered as null)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -328,14 +288,18 @@ class TransitionBodySerializer(StrictSerializer):
 
 
 class TransitionInfoSerializer(serializers.Serializer):
-    name = serializers.CharField()
+    """A transition the user may run now, with the body fields it needs."""
+
+    name = serializers.ChoiceField(choices=Transition.choices)
     label = serializers.CharField()
     required_fields = serializers.ListField(child=serializers.CharField())
     optional_fields = serializers.ListField(child=serializers.CharField())
-    url = serializers.CharField()
+    url = serializers.URLField()
 
 
 class CommentSerializer(serializers.ModelSerializer):
+    """A public comment or an internal work note."""
+
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
     body = serializers.CharField(max_length=100_000)
 
@@ -346,11 +310,18 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentWriteSerializer(StrictSerializer):
+    """Body of POST /incidents/{id}/comments/."""
+
     body = serializers.CharField(max_length=100_000)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
+    """An append-only timeline event; `data` depends on `type` (API.md "timeline event")."""
+
+    type = serializers.ChoiceField(choices=TimelineType.choices, read_only=True)
+    data = serializers.DictField(read_only=True)
+
     class Meta:
         model = TimelineEvent
         fields = ["id", "type", "actor", "at", "data"]

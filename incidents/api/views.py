@@ -14,10 +14,15 @@ from incidents import policy, services
 from incidents.choices import Transition
 from incidents.filters import IncidentFilterSet
 from incidents.models import Incident
-from itsm.api.mixins import compute_etag, expected_version, run_idempotently
+from itsm.api.mixins import (
+    IDEMPOTENCY_PARAMETER,
+    IF_MATCH_PARAMETER,
+    compute_etag,
+    expected_version,
+    run_idempotently,
+)
 from itsm.api.pagination import CursorPagination, PageNumberPagination
 
-from . import related
 from . import serializers as s
 
 
@@ -49,9 +54,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        # The representation needs the service's slug; groups and people are rendered as ids.
-        # Watchers and SLA clocks are loaded for the rows actually rendered (`related.load`), not
-        # prefetched for every use of the queryset (transitions, comments and timeline need none).
+        # Rendered rows come with what the representation shows (watchers and clocks prefetched,
+        # `serializers.INCIDENT_PREFETCHES`); transitions, comments and timeline need none of it.
+        if self.action in ("list", "retrieve"):
+            return s.incident_queryset()
         return Incident.objects.select_related("service")
 
     def get_serializer_class(self):
@@ -62,29 +68,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         field = "pk" if value.isdigit() else "number"
         return get_object_or_404(self.get_queryset(), **{field: value.upper() if field == "number" else value})
 
-    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK, *, opened: bool = False) -> Response:
-        # The services return the instance they saved (created, or locked and re-read before the
-        # change; `Incident` has no database-computed fields), so its row is current: only the
-        # related rows the representation shows are loaded afresh (the use case may have paused or
-        # stopped clocks). A create shows what `open_incident` just wrote, without reading it back.
-        if opened:
-            related.set_opened(incident)
-        else:
-            incident._prefetched_objects_cache = {}
-            related.forget(incident)
-            related.load([incident])
+    def _respond(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        """The incident as detail renders it, read back after the use case that changed it."""
+        incident = s.incident_queryset().get(pk=incident.pk)
         response = Response(self.get_serializer(incident).data, status=code)
         return _with_etag(response, incident)
-
-    def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        related.load(page)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
         request=s.IncidentWriteSerializer,
         responses={201: s.IncidentSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_PARAMETER],
     )
     def create(self, request, *args, **kwargs):
         def handler():
@@ -94,7 +87,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             body = s.IncidentWriteSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             incident = services.open_incident(actor=request.user, **body.validated_data)
-            response = self._respond(incident, status.HTTP_201_CREATED, opened=True)
+            response = self._respond(incident, status.HTTP_201_CREATED)
             response["Location"] = response.data["links"]["self"]
             return response
 
@@ -102,13 +95,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
-        related.load([incident])
         return _with_etag(Response(self.get_serializer(incident).data), incident)
 
     @extend_schema(
         request=s.IncidentWriteSerializer,
         responses={200: s.IncidentSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        parameters=[IF_MATCH_PARAMETER],
     )
     def partial_update(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -120,7 +112,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self._respond(incident)
 
     @extend_schema(responses={200: s.TransitionInfoSerializer(many=True)})
-    @action(detail=True, methods=["get"], url_path="transitions")
+    @action(detail=True, methods=["get"], url_path="transitions", filter_backends=[], pagination_class=None)
     def transitions(self, request, pk=None):
         """The transitions this user may run now, with the fields each needs."""
         incident = self.get_object()
@@ -142,9 +134,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=s.TransitionBodySerializer,
         responses={200: s.IncidentSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        parameters=[
+            IF_MATCH_PARAMETER,
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=Transition.values, description="The transition."),
+        ],
     )
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)", filter_backends=[])
     def run_transition(self, request, pk=None, name=None):
         """Run one transition; 409 when it is not allowed from the current state."""
         if name not in services.TRANSITION_NAMES:
@@ -163,7 +158,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(methods=["get"], responses={200: s.CommentSerializer(many=True)})
     @extend_schema(methods=["post"], request=s.CommentWriteSerializer, responses={201: s.CommentSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="comments", pagination_class=PageNumberPagination)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="comments",
+        pagination_class=PageNumberPagination,
+        filter_backends=[],
+    )
     def comments(self, request, pk=None):
         """Public comments and internal work notes."""
         incident = self.get_object()
@@ -181,9 +182,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         methods=["get"],
         url_path="timeline",
         pagination_class=TimelineCursorPagination,
-        filterset_class=None,
-        ordering_fields=["id"],
-        ordering=["id"],
+        filter_backends=[],
     )
     def timeline(self, request, pk=None):
         """The append-only history, oldest first."""
@@ -191,17 +190,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         page = self.paginate_queryset(incident.timeline.all())
         return self.get_paginated_response(s.TimelineEventSerializer(page, many=True).data)
 
-    def filter_queryset(self, queryset):
-        if self.action in ("timeline", "comments"):
-            return queryset
-        return super().filter_queryset(queryset)
-
     @extend_schema(
         request=None,
         responses={200: s.IncidentSerializer},
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
     )
-    @action(detail=True, methods=["post"], url_path="assign-to-me")
+    @action(detail=True, methods=["post"], url_path="assign-to-me", filter_backends=[])
     def assign_to_me(self, request, pk=None):
         """Assign the incident to the caller, in the caller's group when it has none (the console's
         "Assign to me"); 400 when that group cannot be chosen, 403/409/412 as for other changes."""

@@ -8,7 +8,7 @@ from itsm import roles
 from itsm.choices import Criticality, SlaKind
 from itsm.models import AssignmentGroup, BusinessCalendar, Category, Service, SlaPolicy
 
-from .filters import CommaSeparatedFilter
+from .filters import CommaSeparatedFilter, IdFilter
 
 
 class ServiceFilterSet(django_filters.FilterSet):
@@ -27,7 +27,7 @@ class ServiceFilterSet(django_filters.FilterSet):
 
 class CategoryFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+    parent = IdFilter(field_name="parent_id")
     top_level = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
     active = django_filters.BooleanFilter()
 
@@ -38,7 +38,7 @@ class CategoryFilterSet(django_filters.FilterSet):
 
 class AssignmentGroupFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    member = django_filters.NumberFilter(field_name="members__id", distinct=True)
+    member = IdFilter(field_name="members__id", distinct=True)
     active = django_filters.BooleanFilter()
 
     class Meta:
@@ -57,8 +57,8 @@ class BusinessCalendarFilterSet(django_filters.FilterSet):
 class SlaPolicyFilterSet(django_filters.FilterSet):
     kind = CommaSeparatedFilter(choices=SlaKind.choices)
     service = django_filters.CharFilter(field_name="service__slug")
-    category = django_filters.NumberFilter(field_name="category_id")
-    calendar = django_filters.NumberFilter(field_name="calendar_id")
+    category = IdFilter(field_name="category_id")
+    calendar = IdFilter(field_name="calendar_id")
     active = django_filters.BooleanFilter()
 
     class Meta:

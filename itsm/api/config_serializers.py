@@ -45,11 +45,20 @@ class AssignmentGroupSerializer(StrictModelSerializer):
         return value
 
 
+class DecimalStringField(serializers.DecimalField):
+    """A decimal as a JSON string ("1500.50"), in requests as in responses (what the schema says)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError('A decimal number as a string, e.g. "1500.50".')
+        return super().to_internal_value(data)
+
+
 class ServiceSerializer(StrictModelSerializer):
     owner_group = serializers.PrimaryKeyRelatedField(
         queryset=AssignmentGroup.objects.all(), allow_null=True, required=False
     )
-    downtime_cost_per_hour = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    downtime_cost_per_hour = DecimalStringField(max_digits=12, decimal_places=2, min_value=0, required=False)
 
     class Meta:
         model = Service

@@ -37,12 +37,6 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
 TYPE_BY_CLASS = {
     exceptions.ValidationError: "validation_error",
     exceptions.ParseError: "parse_error",

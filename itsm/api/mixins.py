@@ -4,6 +4,7 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -14,6 +15,16 @@ from .errors import Conflict, PreconditionFailed
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADERS = ("Location", "ETag")
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="A repeat with the same key and body replays the first answer and creates nothing.",
+)
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, description="The ETag read before; 412 when the record changed since."
+)
 
 
 def _request_fingerprint(request) -> str:
@@ -74,6 +85,7 @@ def run_idempotently(request, handler) -> Response:
 class IdempotentCreateMixin:
     """`POST` with an `Idempotency-Key` header creates at most once."""
 
+    @extend_schema(parameters=[IDEMPOTENCY_PARAMETER])
     def create(self, request, *args, **kwargs):
         return run_idempotently(request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs))
 
@@ -127,6 +139,12 @@ class ETagMixin:
         instance = self.get_object()
         return type(instance).objects.select_for_update().get(pk=instance.pk)
 
+    @extend_schema(parameters=[IF_MATCH_PARAMETER])
+    def partial_update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)
+
+    @extend_schema(parameters=[IF_MATCH_PARAMETER])
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         with transaction.atomic():
@@ -140,6 +158,7 @@ class ETagMixin:
         response["ETag"] = compute_etag(instance)
         return response
 
+    @extend_schema(parameters=[IF_MATCH_PARAMETER])
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():
             instance = self.get_locked_object()
