@@ -155,13 +155,16 @@ CELERY_TIMEZONE = "UTC"
 # it: a new PostgreSQL session per notification or SLA check costs more than the work itself.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Everything the filesystem transport writes stays under var/ (gitignored), its exchange
+    # tables too: kombu's default control folder is `control/` in the working directory.
     _broker_folder = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_folder / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
+        "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
 else:
