@@ -3,9 +3,10 @@
 With no environment set the product runs on its embedded default: SQLite (WAL, immediate
 transactions) and kombu's filesystem broker, so a real Celery worker and beat need no server.
 Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL and REDIS_URL (Redis).
+Tests use `itsm.settings_test`, named by pytest's configuration: nothing here guesses whether it
+runs under a test.
 """
 
-import sys
 from pathlib import Path
 
 import environ
@@ -16,16 +17,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ITSM_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-TESTING = "pytest" in sys.modules or env.bool("ITSM_TESTING", default=False)
+TESTING = False  # itsm.settings_test turns it on
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG=true.")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -129,8 +130,6 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-elif TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     # The embedded default (`make run`): a cache every process sees (web, worker, beat), so
     # version bumps of per-process look-ups (itsm.procache, communications' snapshot) reach all.
@@ -184,8 +183,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "admin:login"
 
 # --- Internationalisation -------------------------------------------------------------------------
@@ -201,7 +198,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not (DEBUG or TESTING)
+        if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
