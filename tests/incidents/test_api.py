@@ -6,7 +6,7 @@ from incidents import services
 from incidents.models import Incident, TimelineEvent
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory
-from tests.itsm.test_configcache import commit_bumps
+from tests.helpers import commit_bumps
 
 pytestmark = pytest.mark.django_db
 

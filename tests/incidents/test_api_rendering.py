@@ -13,8 +13,8 @@ from incidents.api.serializers import IncidentSerializer
 from incidents.models import Incident
 from itsm import configcache, roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory
+from tests.helpers import commit_bumps
 from tests.incidents.factories import IncidentFactory
-from tests.itsm.test_configcache import commit_bumps
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from itsm import configcache, roles
 from itsm.choices import SlaKind
 from itsm.models import BusinessCalendar, Holiday, SlaPolicy
 from tests.factories import AssignmentGroupFactory, BusinessCalendarFactory, CategoryFactory, ServiceFactory
-from tests.itsm.test_configcache import commit_bumps
+from tests.helpers import commit_bumps
 
 pytestmark = pytest.mark.django_db
 

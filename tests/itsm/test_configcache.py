@@ -7,16 +7,9 @@ from django.test.utils import CaptureQueriesContext
 from itsm import configcache
 from itsm.models import BusinessCalendar, Holiday, PriorityMatrixEntry
 from tests.factories import SlaPolicyFactory
+from tests.helpers import commit_bumps
 
 pytestmark = pytest.mark.django_db
-
-
-def commit_bumps() -> None:
-    """Run the pending configuration bumps as a commit would (the test transaction never commits)."""
-    hooks = [h for h in connection.run_on_commit if getattr(h[1], "owner", None) is configcache.CONFIG]
-    connection.run_on_commit = [h for h in connection.run_on_commit if h not in hooks]
-    for _, hook, _ in hooks:
-        hook()
 
 
 def queries(fn) -> int:
