@@ -11,8 +11,8 @@ import os
 # The base settings refuse to start without a secret unless DEBUG; tests run with DEBUG off.
 os.environ.setdefault("SECRET_KEY", "django-insecure-test-only-key-never-use-in-production")
 
-from itsm.settings import *  # noqa: E402, F403
-from itsm.settings import REDIS_URL, env  # noqa: E402
+from itsm.settings import *  # noqa: F403
+from itsm.settings import REDIS_URL, env
 
 TESTING = True
 
