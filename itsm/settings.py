@@ -108,10 +108,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if env.bool("ALERT_PREPARED_STATEMENTS", default=True) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # psycopg prepares a statement asked with prepare=True (the alert counting statement) only
-        # when the connection has a threshold; Django's client-side cursors never prepare anyway.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling, idempotency look-ups) -------------------------------------------------
