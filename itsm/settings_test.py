@@ -23,6 +23,11 @@ if not REDIS_URL:
     # itsm.procache only here). Integration tests set REDIS_URL and get the real shared cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+if not env.str("EMAIL_URL", default=""):
+    # Processes tests start (the integration tests' worker) keep mail in memory, not in var/mail/;
+    # the test process itself gets Django's test outbox anyway.
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # No collectstatic before tests: plain storage, as under DEBUG.
