@@ -47,7 +47,7 @@ class Worker:
             **os.environ,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,  # the test run's settings
+            "DJANGO_SETTINGS_MODULE": "itsm.settings_test",
             "PYTHONUNBUFFERED": "1",
             **WORKER_ENV,
             **env,
