@@ -15,3 +15,14 @@ def test_the_product_settings_do_not_detect_pytest():
     product = importlib.import_module("itsm.settings")
     assert product.TESTING is False
     assert "LocMemCache" not in product.CACHES["default"]["BACKEND"]
+
+
+def test_the_filesystem_broker_keeps_its_control_files_under_var():
+    from pathlib import Path
+
+    product = importlib.import_module("itsm.settings")
+    if not product.CELERY_BROKER_URL.startswith("filesystem://"):
+        return  # a real broker (integration runs): no files at all
+    options = product.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert Path(options["control_folder"]).parent == product.VAR_DIR / "broker"  # not ./control/
+    assert Path(options["control_folder"]).is_dir()  # kombu creates only the last level itself
