@@ -15,9 +15,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-# Embedded default unless DATABASE_URL / CELERY_BROKER_URL are set: SQLite + filesystem broker.
+# Embedded default unless DATABASE_URL / CELERY_BROKER_URL are set: SQLite + filesystem broker,
+# mail as .eml files under var/mail/. With DEBUG off the static files are collected first.
 run: install
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+	@case "$${DEBUG:-true}" in 1|[Tt]rue|yes|on) ;; *) $(PY) manage.py collectstatic --noinput -v 0 ;; esac
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=$${DEBUG:-true} $(VENV)/bin/honcho start -f Procfile
 

@@ -29,7 +29,6 @@ from itsm.models import (
     WorkingPeriod,
 )
 from itsm.models.calendars import validate_periods
-from itsm.services import record_config_change
 
 
 class ConfigAdmin(SimpleHistoryAdmin, ModelAdmin):
@@ -37,10 +36,6 @@ class ConfigAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     list_per_page = 50
     warn_unsaved_form = True
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        record_config_change(obj, created=not change, actor=request.user)
 
 
 @admin.register(AssignmentGroup)

@@ -3,9 +3,10 @@
 With no environment set the product runs on its embedded default: SQLite (WAL, immediate
 transactions) and kombu's filesystem broker, so a real Celery worker and beat need no server.
 Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL and REDIS_URL (Redis).
+Tests use `itsm.settings_test`, named by pytest's configuration: nothing here guesses whether it
+runs under a test.
 """
 
-import sys
 from pathlib import Path
 
 import environ
@@ -16,16 +17,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ITSM_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-TESTING = "pytest" in sys.modules or env.bool("ITSM_TESTING", default=False)
+TESTING = False  # itsm.settings_test turns it on
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG=true.")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -107,10 +108,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if env.bool("ALERT_PREPARED_STATEMENTS", default=True) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # psycopg prepares a statement asked with prepare=True (the alert counting statement) only
-        # when the connection has a threshold; Django's client-side cursors never prepare anyway.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling, idempotency look-ups) -------------------------------------------------
@@ -129,8 +126,6 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-elif TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     # The embedded default (`make run`): a cache every process sees (web, worker, beat), so
     # version bumps of per-process look-ups (itsm.procache, communications' snapshot) reach all.
@@ -155,13 +150,16 @@ CELERY_TIMEZONE = "UTC"
 # it: a new PostgreSQL session per notification or SLA check costs more than the work itself.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Everything the filesystem transport writes stays under var/ (gitignored), its exchange
+    # tables too: kombu's default control folder is `control/` in the working directory.
     _broker_folder = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_folder / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
+        "control_folder": str(_broker_folder / "control"),
         "store_processed": False,
     }
 else:
@@ -181,9 +179,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"  # a login without ?next= lands on the console, not /accounts/profile/
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -193,19 +190,25 @@ USE_TZ = True  # timestamps are stored in UTC whatever TIME_ZONE says
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Hashed, compressed copies once `collectstatic` has run (`make run` runs it when DEBUG is off);
+# before that, plain names served from the apps' directories: a missing manifest never takes a
+# page down (itsm.staticfiles). DEBUG links plain names whatever the storage.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not (DEBUG or TESTING)
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "itsm.staticfiles.StaticFilesStorage"},
 }
+WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").exists()
 
 # --- Email --------------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# With no EMAIL_URL (the embedded default, `make run`), each message is a .eml file under
+# var/mail/ and one line in the log, instead of every message's full HTML on the terminal.
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+if env.str("EMAIL_URL", default=""):
+    EMAIL_CONFIG = env.email_url("EMAIL_URL")
+    vars().update(EMAIL_CONFIG)
+else:
+    EMAIL_BACKEND = "itsm.mailbackend.EmlFileBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="itsm@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

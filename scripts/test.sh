@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: unit tests on SQLite (parallel), Django's checks, then the integration
 # tests on PostgreSQL + Redis + a real Celery worker. `scripts/test.sh integration` runs only those.
+# pytest reads its settings module (itsm.settings_test) from pyproject.toml; manage.py is told here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -9,17 +10,16 @@ mkdir -p var
 
 if [ "$mode" = "all" ]; then
   echo "== unit tests (SQLite) =="
-  env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL ITSM_TESTING=1 \
+  env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL \
     $PY -m pytest -n "${PYTEST_WORKERS:-auto}" -m "not integration" -q -p no:cacheprovider
   echo "== django checks =="
-  env -u DATABASE_URL ITSM_TESTING=1 $PY manage.py makemigrations --check --dry-run
-  env -u DATABASE_URL ITSM_TESTING=1 $PY manage.py check
-  env -u DATABASE_URL ITSM_TESTING=1 $PY manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
+  env -u DATABASE_URL DJANGO_SETTINGS_MODULE=itsm.settings_test $PY manage.py makemigrations --check --dry-run
+  env -u DATABASE_URL DJANGO_SETTINGS_MODULE=itsm.settings_test $PY manage.py check
+  env -u DATABASE_URL DJANGO_SETTINGS_MODULE=itsm.settings_test $PY manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
 fi
 
 echo "== integration tests (PostgreSQL, Redis, Celery worker) =="
 export DATABASE_URL="${INTEGRATION_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/itsm}"
 export CELERY_BROKER_URL="${INTEGRATION_BROKER_URL:-redis://127.0.0.1:6379/15}"
 export REDIS_URL="${INTEGRATION_REDIS_URL:-redis://127.0.0.1:6379/14}"
-export ITSM_TESTING=1
 $PY -m pytest -m integration -p no:xdist -q -p no:cacheprovider --create-db tests/integration tests/bench

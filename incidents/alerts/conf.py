@@ -6,8 +6,6 @@
   as JSON (`{"critical": {"impact": 1, "urgency": 1}, ...}`); per-service routes override it.
 - ALERT_SUMMARY_INTERVAL_MINUTES [60]: a repeated alert writes an `alert` timeline event at
   least this often while it keeps firing (besides one per power of ten of its count).
-- ALERT_PREPARED_STATEMENTS [true]: on PostgreSQL, count repeated alerts with a server-side
-  prepared statement (set false behind a transaction-mode connection pooler such as PgBouncer).
 - IMAP_URL [unset]: `imaps://user:password@host[:port]/FOLDER` for `manage.py ingest_mail`.
 - IMAP_FAILED_FOLDER [ITSM-failed]: where malformed messages are moved on the IMAP server.
 - INBOUND_EMAIL_USER [email-intake]: the integration account `ingest_mail` acts as.
@@ -69,7 +67,3 @@ def imap_failed_folder() -> str:
 
 def inbound_email_user() -> str:
     return os.environ.get("INBOUND_EMAIL_USER", "email-intake")
-
-
-def prepared_statements() -> bool:
-    return os.environ.get("ALERT_PREPARED_STATEMENTS", "true").strip().lower() not in {"0", "false", "no", "off"}

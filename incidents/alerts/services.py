@@ -36,7 +36,6 @@ the key's latest incident unchanged (monitoring repeats resolved notifications),
 seen is a 404.
 """
 
-import functools
 import json
 import logging
 import uuid
@@ -64,8 +63,7 @@ logger = logging.getLogger(__name__)
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = tuple(AlertSeverity.values)  # the enum builds a new list on every .values
-# Literals, not parameters: a prepared statement's generic plan can then still prove the partial
-# unique index's condition and use it (constants of our own, never input).
+# Inlined as literals, the partial unique index's own condition (constants of our own, never input).
 if not all(state.isidentifier() for state in OPEN_STATES):
     raise RuntimeError("OPEN_STATES must be plain identifiers to be inlined into SQL")
 OPEN_STATES_SQL = ", ".join(f"'{state}'" for state in OPEN_STATES)
@@ -603,38 +601,6 @@ def _count_occurrence(actor, event: AlertEvent) -> AlertResult | None:
     return AlertResult(incident, event.dedup_key, False, count, event.action)
 
 
-def _prepared_cursor():
-    """A cursor whose statements PostgreSQL plans once per connection (server-side prepared).
-
-    Django's PostgreSQL cursors bind parameters client-side and never prepare (for connection
-    poolers in transaction mode); planning the counting statement took as long as running it.
-    This one cursor uses a server-side prepared statement, still through Django's cursor
-    wrapper (query logging, execute wrappers, error translation). psycopg honours `prepare=True`
-    only with a `prepare_threshold`, which settings give the connection when the flag is on
-    (Django's client-side cursors never prepare, whatever the threshold). Behind a
-    transaction-mode pooler set ALERT_PREPARED_STATEMENTS=false.
-    """
-    if not conf.prepared_statements() or connection.vendor != "postgresql":
-        return connection.cursor()
-    # What BaseDatabaseWrapper._cursor() does: the health check first (this is often a request's
-    # first statement, the look-ups before it being cached), then the cursor, errors translated.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
-
-
-@functools.cache
-def _prepared_cursor_class():
-    import psycopg  # PostgreSQL only: imported on first use
-
-    class PreparedCursor(psycopg.Cursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
-
-    return PreparedCursor
-
-
 def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult | None:
     """The storm's hot path on PostgreSQL: count an occurrence in one autocommitted statement.
 
@@ -653,7 +619,7 @@ def _count_occurrence_in_one_statement(actor, event: AlertEvent) -> AlertResult 
     details = IncidentAlert._meta.get_field("details").get_db_prep_value(event.details, connection)
     incident_table = ops.quote_name(Incident._meta.db_table)
     alert_table = ops.quote_name(IncidentAlert._meta.db_table)
-    with _prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH bumped AS (

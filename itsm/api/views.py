@@ -7,7 +7,6 @@ from rest_framework.generics import get_object_or_404
 
 from itsm.models import AssignmentGroup, BusinessCalendar, Category, PriorityMatrixEntry, Service, SlaPolicy
 from itsm.roles import ALL_ROLES
-from itsm.services import record_config_change
 
 from . import config_filters as filters
 from . import config_serializers as serializers
@@ -29,12 +28,6 @@ class ConfigViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     ordering_fields = ["id", "name"]
     ordering = ["name", "id"]
-
-    def perform_create(self, serializer):
-        record_config_change(serializer.save(), created=True, actor=self.request.user)
-
-    def perform_update(self, serializer):
-        record_config_change(serializer.save(), created=False, actor=self.request.user)
 
 
 class IdOrSlugLookupMixin:

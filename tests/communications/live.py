@@ -47,7 +47,7 @@ class Worker:
             **os.environ,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "ITSM_TESTING": "1",
+            "DJANGO_SETTINGS_MODULE": "itsm.settings_test",
             "PYTHONUNBUFFERED": "1",
             **WORKER_ENV,
             **env,

@@ -416,7 +416,7 @@ def test_the_result_serialises_as_the_api_contract(integration):
 
 
 def test_a_changed_service_reaches_the_cached_lookup_of_alerts(client):
-    from tests.itsm.test_procache import commit
+    from tests.helpers import commit
 
     retiring = ServiceFactory(slug="retiring")
     commit()

@@ -172,7 +172,7 @@ def test_check_deploy_passes_with_the_documented_production_settings():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ITSM_TESTING", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
     env.update(
         {
             "DEBUG": "false",
@@ -207,7 +207,7 @@ def test_secret_key_is_required_without_debug():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ITSM_TESTING", "SECRET_KEY"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE", "SECRET_KEY"}}
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True, timeout=120
     )

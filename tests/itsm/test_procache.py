@@ -9,6 +9,7 @@ from itsm import procache, roles
 from itsm.api.authentication import AUTH_CACHE
 from itsm.api.throttling import TokenRateThrottle
 from itsm.procache import VersionedCache
+from tests.helpers import commit
 
 
 @pytest.fixture
@@ -75,15 +76,6 @@ def test_a_process_local_cache_outside_tests_is_not_trusted(counted, settings):
 
 
 # --- cached token authentication ---------------------------------------------------------------
-def commit():
-    """Run (and drop) the test transaction's after-commit hooks, as a real commit would."""
-    from django.db import connection
-
-    hooks, connection.run_on_commit[:] = list(connection.run_on_commit), []
-    for _, hook, _ in hooks:
-        hook()
-
-
 @pytest.fixture
 def token_client(api, make_user):
     user = make_user(roles.READ_ONLY)
