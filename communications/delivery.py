@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from itsm.queue import send_now
+from itsm.sweep import LeasedSweep
 
 from . import conf, outbox, registry, rendering, snapshot
 from .channels import SendResult, send
@@ -29,6 +30,8 @@ from .choices import AttemptOutcome, Channel, Status
 from .models import DeliveryAttempt, Notification, NotificationTemplate, WebhookEndpoint
 from .outbox import insert_rows, publish, reset_breaker, task
 from .subject import Subject
+
+SWEEP = LeasedSweep(Notification)  # the lease is Notification.queued_at
 
 logger = logging.getLogger(__name__)
 WORKER = socket.gethostname()[:200]
@@ -408,32 +411,31 @@ def sweep(limit: int = 1000) -> dict[str, int]:
     grace = timedelta(seconds=conf.sweep_grace_seconds())
     counts = {"interrupted": _recover_interrupted(now, limit), "digests": _build_digests(now, limit)}
 
-    requeue_before = now - timedelta(seconds=conf.requeue_interval_seconds())
-    # Claim the rows (skip those another sweep holds) and stamp them *before* publishing: a worker
-    # that receives a message must never find its row locked by this sweep, and two sweeps
-    # running at once never publish the same rows.
-    with transaction.atomic():
-        pending = list(
-            _locked(Notification.objects.filter(status=Status.PENDING, created_at__lte=now - grace))
-            .exclude(queued_at__gt=requeue_before)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        failed = list(
-            _locked(Notification.objects.filter(status=Status.FAILED, next_attempt_at__lte=now - grace))
-            .exclude(queued_at__gt=requeue_before)
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:limit]
-        )
-        ids = pending + failed
-        if ids:
-            Notification.objects.filter(pk__in=ids).update(queued_at=now)
+    # Claim the rows (skip those a worker or another sweep holds) and stamp their lease *before*
+    # publishing: a worker that receives a message must never find its row locked by this sweep,
+    # and two sweeps running at once never publish the same rows.
+    lease = timedelta(seconds=conf.requeue_interval_seconds())
+    pending = SWEEP.claim(
+        Notification.objects.filter(status=Status.PENDING, created_at__lte=now - grace),
+        now=now,
+        lease=lease,
+        limit=limit,
+        order_by=("id",),
+    )
+    failed = SWEEP.claim(
+        Notification.objects.filter(status=Status.FAILED, next_attempt_at__lte=now - grace),
+        now=now,
+        lease=lease,
+        limit=limit,
+        order_by=("next_attempt_at", "id"),
+    )
+    ids = pending + failed
     counts["pending"], counts["failed"] = len(pending), len(failed)
     if ids:
         published = publish(ids)
         if published < len(ids):
-            # The broker is still down: leave the rest unstamped so the next sweep tries again.
-            Notification.objects.filter(pk__in=ids[published:], queued_at=now).update(queued_at=None)
+            # The broker is still down: release the rest so the next sweep tries again.
+            SWEEP.release(ids[published:], leased_at=now)
         if published:
             reset_breaker()
         counts["published"] = published

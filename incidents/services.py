@@ -199,14 +199,11 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     for user in watchers:
         incident.watchers.add(user)
         events.watcher_added(incident, actor, user.pk)
-    clocks = sla.attach_clocks(incident, actor)
+    sla.attach_clocks(incident, actor)
     occurrences = [notify.IncidentEvent("incident.created", incident, actor)]
     if incident.assignee_id or incident.assignment_group_id:
         occurrences.append(notify.IncidentEvent("incident.assigned", incident, actor))
     notify.incident_events(occurrences)
-    # What this call wrote, for the API's create response.
-    incident.opened_clocks = clocks
-    incident.opened_watcher_ids = sorted({user.pk for user in watchers})
     return incident
 
 

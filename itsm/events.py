@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+DISPATCH_TASK = "itsm.tasks.dispatch_domain_event"  # by name: the tasks module imports this one
 
 
 def subscribe(name: str, handler: Handler) -> None:
@@ -30,9 +31,7 @@ def subscribe(name: str, handler: Handler) -> None:
 def publish(name: str, payload: dict) -> DomainEvent:
     """Record an event in the current transaction and dispatch it once that commits."""
     event = DomainEvent.objects.create(name=name, payload=payload)
-    from itsm.tasks import dispatch_domain_event
-
-    enqueue_on_commit(dispatch_domain_event, event.pk)
+    enqueue_on_commit(DISPATCH_TASK, event.pk)
     return event
 
 

@@ -1,19 +1,11 @@
 """Fixtures of the schema-driven API tests: the OpenAPI schema as served, and a seeded database."""
 
-import json
-
 import pytest
-from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from incidents import services
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
-
-
-def openapi_schema() -> dict:
-    """The schema /api/schema/ serves, as JSON (what a client generator or fuzzer reads)."""
-    return json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from django.core.wsgi import get_wsgi_application
 
-from tests.api.conftest import openapi_schema
+from tests.helpers import openapi_schema
 
 pytestmark = pytest.mark.django_db
 

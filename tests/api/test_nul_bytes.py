@@ -7,7 +7,7 @@ runs the same requests on PostgreSQL).
 
 import pytest
 
-from tests.api.conftest import openapi_schema
+from tests.helpers import openapi_schema
 
 pytestmark = pytest.mark.django_db
 

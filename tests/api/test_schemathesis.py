@@ -15,7 +15,7 @@ from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.api.conftest import openapi_schema
+from tests.helpers import openapi_schema
 
 load_all_checks()
 

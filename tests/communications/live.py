@@ -144,16 +144,6 @@ def set_publish_broker(url: str | None) -> None:
     app.amqp._producer_pool = None
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 class Recorder:
     """An HTTP receiver handler: records each request, answers from a script of status codes."""
 

@@ -6,7 +6,6 @@ always means the real stack was exercised.
 
 import os
 import socket
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -81,14 +80,3 @@ def celery_worker_process(transactional_db, redis_url):
         pytest.fail(str(exc))
     yield worker.proc
     worker.stop()
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
-    """Poll until predicate() is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")

@@ -27,8 +27,8 @@ from tests.communications.live import (
     endpoint_at,
     http_receiver,
     set_publish_broker,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 SECRET = "integration-secret-0123"
 

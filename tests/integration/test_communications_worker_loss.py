@@ -11,7 +11,8 @@ from django.utils import timezone
 from communications.models import Notification, NotificationRule
 from communications.tasks import sweep_notifications
 from itsm.queue import send_now
-from tests.communications.live import Recorder, Worker, emit_one, endpoint_at, http_receiver, wait_for
+from tests.communications.live import Recorder, Worker, emit_one, endpoint_at, http_receiver
+from tests.helpers import wait_for
 
 SECRET = "integration-secret-0123"
 

@@ -15,7 +15,7 @@ from itsm import roles
 from itsm.exceptions import InvalidTransition
 from itsm.models import BusinessCalendar, SlaPolicy
 from tests.factories import AssignmentGroupFactory
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def run_in_threads(count: int, work) -> list:

@@ -5,7 +5,7 @@ from incidents.choices import TimelineType
 from incidents.models import TimelineEvent
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, ServiceFactory
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_creation_notifications_are_delivered_by_the_worker(celery_worker_process, api, make_user):

@@ -4,7 +4,7 @@ from django.db import transaction
 
 from itsm import events
 from itsm.models import DomainEvent
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_an_event_published_in_a_transaction_is_dispatched_by_a_real_worker(celery_worker_process):
