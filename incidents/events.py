@@ -1,31 +1,28 @@
 """Writers of timeline events, one per event type (data shapes as API.md's timeline event).
 
 Every service calls these inside its transaction, so the timeline and the change it describes
-commit together or not at all.
+commit together or not at all. They write through the shared `itsm.timeline.Timeline`; the
+`*_row` builders return unsaved events for `write_many()` (one INSERT for many).
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from incidents.choices import TimelineType
 from incidents.models import Comment, Incident, TimelineEvent
+from itsm.timeline import Timeline
+
+TIMELINE: Timeline[TimelineEvent] = Timeline(TimelineEvent)
 
 
-def _row(incident: Incident, type_: str, actor, data: dict, at: datetime | None = None) -> TimelineEvent:
-    """An unsaved event (`at` defaults to now when saved); `*_row` builders are for bulk inserts."""
-    kwargs = {"incident": incident, "type": type_, "actor": actor if getattr(actor, "pk", None) else None, "data": data}
-    if at is not None:
-        kwargs["at"] = at
-    return TimelineEvent(**kwargs)
-
-
-def _write(incident: Incident, type_: str, actor, data: dict, at: datetime | None = None) -> TimelineEvent:
-    event = _row(incident, type_, actor, data, at)
-    event.save(force_insert=True)
-    return event
+def write_many(rows: Iterable[TimelineEvent]) -> list[TimelineEvent]:
+    """Insert unsaved events (the `*_row` builders') in one statement, in the given order."""
+    return TIMELINE.write_many(rows)
 
 
 def created(incident: Incident, actor) -> TimelineEvent:
-    return _write(
+    """The incident was opened: its number, channel, priority and first state."""
+    return TIMELINE.write(
         incident,
         TimelineType.CREATED,
         actor,
@@ -39,11 +36,13 @@ def created(incident: Incident, actor) -> TimelineEvent:
 
 
 def field_changed(incident: Incident, actor, field: str, old, new) -> TimelineEvent:
-    return _write(incident, TimelineType.FIELD_CHANGED, actor, {"field": field, "old": old, "new": new})
+    """One field changed from `old` to `new` (ids for foreign keys)."""
+    return TIMELINE.write(incident, TimelineType.FIELD_CHANGED, actor, {"field": field, "old": old, "new": new})
 
 
 def assigned(incident: Incident, actor, old_group, group, old_assignee, assignee) -> TimelineEvent:
-    return _write(
+    """The assignment group and/or assignee changed (ids, None for nobody)."""
+    return TIMELINE.write(
         incident,
         TimelineType.ASSIGNED,
         actor,
@@ -52,27 +51,35 @@ def assigned(incident: Incident, actor, old_group, group, old_assignee, assignee
 
 
 def transitioned(incident: Incident, actor, name: str, source: str, target: str) -> TimelineEvent:
-    return _write(incident, TimelineType.TRANSITION, actor, {"name": name, "from": source, "to": target})
+    """A state transition ran: its name and the states it went from and to."""
+    return TIMELINE.write(incident, TimelineType.TRANSITION, actor, {"name": name, "from": source, "to": target})
 
 
 def commented(incident: Incident, actor, comment: Comment) -> TimelineEvent:
-    return _write(incident, TimelineType.COMMENTED, actor, {"comment": comment.pk, "visibility": comment.visibility})
+    """A comment or work note was added (its id and visibility)."""
+    return TIMELINE.write(
+        incident, TimelineType.COMMENTED, actor, {"comment": comment.pk, "visibility": comment.visibility}
+    )
 
 
 def watcher_added(incident: Incident, actor, user_id: int) -> TimelineEvent:
-    return _write(incident, TimelineType.WATCHER_ADDED, actor, {"user": user_id})
+    """A user started watching the incident."""
+    return TIMELINE.write(incident, TimelineType.WATCHER_ADDED, actor, {"user": user_id})
 
 
 def watcher_removed(incident: Incident, actor, user_id: int) -> TimelineEvent:
-    return _write(incident, TimelineType.WATCHER_REMOVED, actor, {"user": user_id})
+    """A user stopped watching the incident."""
+    return TIMELINE.write(incident, TimelineType.WATCHER_REMOVED, actor, {"user": user_id})
 
 
 def linked(incident: Incident, actor, kind: str, target) -> TimelineEvent:
-    return _write(incident, TimelineType.LINKED, actor, {"kind": kind, "target": target})
+    """The incident was linked to another record (`kind`: parent, child, problem, ...)."""
+    return TIMELINE.write(incident, TimelineType.LINKED, actor, {"kind": kind, "target": target})
 
 
 def unlinked(incident: Incident, actor, kind: str, target) -> TimelineEvent:
-    return _write(incident, TimelineType.UNLINKED, actor, {"kind": kind, "target": target})
+    """A link to another record was removed."""
+    return TIMELINE.write(incident, TimelineType.UNLINKED, actor, {"kind": kind, "target": target})
 
 
 def sla_row(
@@ -85,7 +92,8 @@ def sla_row(
     percent: int | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
-    return _row(
+    """An unsaved SLA clock event (started, warning at `percent`, breached, ...)."""
+    return TIMELINE.row(
         incident, TimelineType.SLA, actor, {"policy": policy, "kind": kind, "event": event, "percent": percent}, at
     )
 
@@ -98,12 +106,17 @@ def sla(incident: Incident, actor, **fields) -> TimelineEvent:
 
 
 def alert(incident: Incident, actor, *, count: int, last_seen: str, **extra) -> TimelineEvent:
-    return _write(incident, TimelineType.ALERT, actor, {"count": count, "last_seen": last_seen, **extra})
+    """A monitoring alert repeated on the incident: the count so far and when it was last seen."""
+    return TIMELINE.write(incident, TimelineType.ALERT, actor, {"count": count, "last_seen": last_seen, **extra})
 
 
 def notified_row(incident: Incident, *, event: str, channel: str, recipient: str) -> TimelineEvent:
-    return _row(incident, TimelineType.NOTIFIED, None, {"event": event, "channel": channel, "recipient": recipient})
+    """An unsaved record of one queued notification (by the system)."""
+    return TIMELINE.row(
+        incident, TimelineType.NOTIFIED, None, {"event": event, "channel": channel, "recipient": recipient}
+    )
 
 
 def workaround_applied(incident: Incident, actor, known_error: int) -> TimelineEvent:
-    return _write(incident, TimelineType.WORKAROUND_APPLIED, actor, {"known_error": known_error})
+    """A known error's workaround was applied to the incident."""
+    return TIMELINE.write(incident, TimelineType.WORKAROUND_APPLIED, actor, {"known_error": known_error})

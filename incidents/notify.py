@@ -155,7 +155,7 @@ def incident_events(occurrences: list[IncidentEvent]) -> list[list[Notification]
     written = queue_incident_events(occurrences)
     noted = [entry for _, entries in written for entry in entries]
     if noted:
-        TimelineEvent.objects.bulk_create(noted)
+        timeline.write_many(noted)
     return [notifications for notifications, _ in written]
 
 

@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
@@ -18,6 +17,7 @@ from incidents.choices import (
 )
 from incidents.querysets import IncidentQuerySet
 from itsm.choices import Impact, Priority, Urgency
+from itsm.models import AppendOnlyModel, TimelineEntry
 
 S = IncidentState
 
@@ -254,21 +254,6 @@ class Incident(FSMModelMixin, models.Model):
         self.closed_at = timezone.now()
 
 
-class AppendOnlyModel(models.Model):
-    """Rows are written once: updating or deleting one is a programming error."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValidationError(f"{type(self).__name__} is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError(f"{type(self).__name__} is append-only.")
-
-
 class Comment(AppendOnlyModel):
     """A public comment (the caller sees it) or an internal work note. Never edited."""
 
@@ -287,18 +272,13 @@ class Comment(AppendOnlyModel):
         return f"{self.get_visibility_display()} comment on {self.incident_id}"
 
 
-class TimelineEvent(AppendOnlyModel):
+class TimelineEvent(TimelineEntry):
     """One entry of an incident's append-only history (types and data as API.md's timeline event)."""
+
+    record_field = "incident"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     type = models.CharField(max_length=20, choices=TimelineType.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    data = models.JSONField(default=dict)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(TimelineEntry.Meta):
         indexes = [models.Index(fields=["incident", "id"], name="timeline_incident_id")]
-
-    def __str__(self) -> str:
-        return f"{self.type} on {self.incident_id}"

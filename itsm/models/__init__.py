@@ -6,8 +6,10 @@ from .config import AssignmentGroup, Category, PriorityMatrixEntry, Service
 from .events import DomainEvent
 from .idempotency import IdempotencyRecord, NumberCounter
 from .sla import SlaPolicy
+from .timeline import AppendOnlyModel, TimelineEntry
 
 __all__ = [
+    "AppendOnlyModel",
     "AssignmentGroup",
     "BusinessCalendar",
     "Category",
@@ -19,5 +21,6 @@ __all__ = [
     "Service",
     "SlaPolicy",
     "TimeStampedModel",
+    "TimelineEntry",
     "WorkingPeriod",
 ]

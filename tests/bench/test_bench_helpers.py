@@ -22,9 +22,13 @@ def test_copy_plan_takes_columns_from_the_model_and_fills_defaults():
     columns = {f.column for f in TimelineEvent._meta.concrete_fields if not f.primary_key}
 
     assert set(plan.columns) == columns  # every column but the id, whichever the seed filled
-    assert plan.columns[:4] == [TimelineEvent._meta.get_field(n).column for n in ("incident", "type", "at", "data")]
-    row = plan.row({"incident": 7, "type": "created", "at": "2026-01-01T00:00:00Z", "data": "{}"})
-    assert row[:4] == (7, "created", "2026-01-01T00:00:00Z", "{}") and len(row) == len(plan.columns)
+    # The given columns come first (in the model's field order, which the seed does not rely on).
+    given = {"incident": 7, "type": "created", "at": "2026-01-01T00:00:00Z", "data": "{}"}
+    row = plan.row(given)
+    assert dict(zip(plan.columns[:4], row[:4], strict=True)) == {
+        TimelineEvent._meta.get_field(name).column: value for name, value in given.items()
+    }
+    assert len(row) == len(plan.columns)
 
 
 def test_copy_plan_defaults_json_and_blank_and_callables_per_row():
