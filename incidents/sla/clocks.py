@@ -136,7 +136,7 @@ def attach_clocks(
             clocks.append(_new_clock(incident, policy, kind, history, now, retroactive=retroactive))
     if clocks:
         SlaClock.objects.bulk_create(clocks)
-        TimelineEvent.objects.bulk_create(
+        events.write_many(
             [
                 events.sla_row(incident, actor, policy=c.policy_id, kind=c.kind, event="started", at=c.started_at)
                 for c in clocks

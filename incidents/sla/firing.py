@@ -227,7 +227,7 @@ def _fire_batch(clock_ids: list[int], now: datetime) -> tuple[int, list[int]]:
             )
             entries.extend(next(queued)[1])
     if entries:
-        TimelineEvent.objects.bulk_create(entries)
+        events.write_many(entries)
     saved_at = timezone.now()
     for clock, _ in planned:
         clock.updated_at = saved_at  # a bulk UPDATE does not apply auto_now
