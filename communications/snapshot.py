@@ -61,7 +61,6 @@ def load() -> Snapshot:
 # process at once, and one cache GET is small beside an emit. The hour's max age only guards
 # against changes that sent no signal (a bulk update()).
 CONFIG = VersionedCache("communications-config", max_age=3600.0, version_ttl=0.0)
-VERSION_KEY = CONFIG.version_key
 
 
 def bump() -> None:

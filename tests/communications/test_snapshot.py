@@ -70,10 +70,10 @@ def test_a_change_takes_effect_on_the_next_emit(make_user, no_default_rules, com
 def test_inside_the_changing_transaction_emit_reads_its_own_state_and_caches_nothing(make_user, committed):
     dana = make_user(email="dana@example.com")
     assert recipients() == set()  # cached: no rules
-    version = cache.get(snapshot.VERSION_KEY)
+    version = cache.get(snapshot.CONFIG.version_key)
     NotificationRuleFactory(events=["incident.created"], recipients=[], users=[dana])  # not committed
     assert recipients() == {"dana@example.com"}
-    assert cache.get(snapshot.VERSION_KEY) == version  # nothing bumped before the commit
+    assert cache.get(snapshot.CONFIG.version_key) == version  # nothing bumped before the commit
     cached = snapshot.CONFIG._entries.get("snapshot")
     assert cached is None or cached[1].rules == []
 
@@ -84,7 +84,7 @@ def test_another_process_bumping_the_version_reloads(make_user, no_default_rules
     rule = NotificationRuleFactory(events=["incident.created"], recipients=[], users=[dana])
     commit_bumps(run=False)  # as if another process committed the rule: only the shared version moves
     assert recipients() == set()  # this process still has the old version cached
-    cache.set(snapshot.VERSION_KEY, "from-another-process", None)
+    cache.set(snapshot.CONFIG.version_key, "from-another-process", None)
     assert recipients() == {"dana@example.com"}
     assert NotificationRule.objects.filter(pk=rule.pk).exists()
 
