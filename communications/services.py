@@ -421,21 +421,10 @@ def _message_key(event: str, subject: Subject, row: Notification) -> tuple:
 # --- hand-off to Celery ------------------------------------------------------------------------
 
 
-class _HandOff:
-    """An after-commit hook publishing the ids of every emit() of one transaction."""
-
-    def __init__(self, ids: list[int]):
-        self.ids = list(ids)
-        self.ran = False
-
-    def __call__(self) -> None:
-        self.ran = True  # tests run hooks without committing: a later emit must not join this one
-        publish(list(dict.fromkeys(self.ids)), use_breaker=True)  # the module global: tests patch it
-
-
 def _hand_off_after_commit(ids: list[int]) -> None:
     """Publish the ids once the transaction commits (one hook per emit call: a use case makes one)."""
-    transaction.on_commit(_HandOff(ids))
+    ids = list(dict.fromkeys(ids))
+    transaction.on_commit(lambda: publish(ids, use_breaker=True))  # the module global, looked up then: tests patch it
 
 
 # --- test events, retries, endpoints -----------------------------------------------------------

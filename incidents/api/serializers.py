@@ -11,6 +11,7 @@ from incidents import services
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, TimelineType, Transition, Visibility
 from incidents.models import Comment, Incident, SlaClock, TimelineEvent
 from incidents.models.sla import ClockStage
+from incidents.sla import clock_view
 from itsm.api.serializers import StrictSerializer
 from itsm.choices import Impact, SlaKind
 from itsm.models import AssignmentGroup, Category, Service, SlaPolicy
@@ -19,7 +20,7 @@ User = get_user_model()
 
 LEVEL = Impact.choices  # impact and urgency share the 1 (high) .. 3 (low) scale
 
-# What `sla.clock_view` reads from a clock (besides its policy, attached from the configuration cache).
+# What `sla.clock_view` reads from a clock (besides its policy, prefetched with its calendar).
 CLOCK_COLUMNS = (
     "id",
     "incident_id",
@@ -36,9 +37,9 @@ CLOCK_COLUMNS = (
     "stopped_at",
 )
 
-# The related rows IncidentSerializer renders, loaded once per page (two queries at any page size):
-# watchers as ids, SLA clocks in id order. Every incident the API renders comes through
-# `incident_queryset()`, so the representation never runs a query per row.
+# The related rows IncidentSerializer renders, loaded once per page (three queries at any page size):
+# watchers as ids, SLA clocks in id order, their distinct policies with calendars. Every incident
+# the API renders comes through `incident_queryset()`, so the representation never runs a query per row.
 INCIDENT_PREFETCHES = (
     Prefetch("watchers", queryset=User.objects.only("id").order_by("id"), to_attr="api_watchers"),
     Prefetch(
@@ -196,15 +197,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla(self, obj) -> list[dict]:
         """Every clock, cancelled ones included (prefetched with their policies and calendars)."""
-        from incidents.sla import clock_view
-
         clocks = obj.api_clocks
         now = self.context.setdefault("now", timezone.now())  # one moment for the whole page
         return [clock_view(clock, now) for clock in clocks]
 
     @extend_schema_field(IncidentLinksSerializer)
     def get_links(self, obj) -> dict[str, str]:
-        """`self` and the sub-resources; `console` when the admin is routed."""
+        """`self`, the sub-resources and the incident's page in the console."""
         request = self.context.get("request")
         absolute = request.build_absolute_uri if request is not None else str
         base = absolute(reverse("incident-detail", args=[obj.pk]))

@@ -193,7 +193,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(
         request=None,
         responses={200: s.IncidentSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
+        parameters=[IF_MATCH_PARAMETER],
     )
     @action(detail=True, methods=["post"], url_path="assign-to-me", filter_backends=[])
     def assign_to_me(self, request, pk=None):
