@@ -189,7 +189,7 @@ class NotificationRule(TimeStampedModel):
         if self.priorities and subject.priority not in self.priorities:
             return False
         service_ids = {s.pk for s in self.services.all()}
-        if service_ids and subject.service_id not in service_ids:
+        if service_ids and service_ids.isdisjoint(subject.all_service_ids()):
             return False
         group_ids = {g.pk for g in self.groups.all()}
         if group_ids and subject.group_id not in group_ids:

@@ -283,7 +283,7 @@ def subscriptions_for(subjects: list[Subject]) -> list[list[Subscription]]:
         by_kind.setdefault(subject.kind, set()).add(subject.id)
     for kind, ids in by_kind.items():
         condition |= Q(subject_kind=kind, subject_id__in=sorted(ids))
-    service_ids = sorted({s.service_id for s in subjects if s.service_id})
+    service_ids = sorted({pk for s in subjects for pk in s.all_service_ids()})
     if service_ids:
         condition |= Q(service_id__in=service_ids)
     rows = list(Subscription.objects.filter(condition).select_related("user", "service").order_by("id"))
@@ -292,7 +292,7 @@ def subscriptions_for(subjects: list[Subject]) -> list[list[Subscription]]:
             sub
             for sub in rows
             if (sub.subject_kind == subject.kind and sub.subject_id == subject.id)
-            or (subject.service_id and sub.service_id == subject.service_id)
+            or (sub.service_id is not None and sub.service_id in subject.all_service_ids())
         ]
         for subject in subjects
     ]

@@ -14,12 +14,18 @@ class Subject:
     url: str  # absolute link to the record in the console
     priority: int | None = None
     service_id: int | None = None
+    service_ids: tuple[int, ...] = ()  # further services the record concerns
     group_id: int | None = None
     assignee_id: int | None = None
     caller_id: int | None = None
     caller_email: str = ""
     watcher_ids: tuple[int, ...] = ()
     stakeholder_emails: tuple[str, ...] = ()
+
+    def all_service_ids(self) -> tuple[int, ...]:
+        """`service_id` and `service_ids`, without repeats (rule filters and subscriptions match any)."""
+        ids = ([self.service_id] if self.service_id else []) + list(self.service_ids)
+        return tuple(dict.fromkeys(ids))
 
     def public_data(self) -> dict:
         """The fields templates and webhook receivers see (no personal addresses)."""

@@ -36,9 +36,14 @@ EVENT_TYPES: dict[str, str] = {
 MAJOR_INCIDENT_EVENT_TYPES: dict[str, str] = {
     "major_incident.proposed": "Major incident proposed",
     "major_incident.declared": "Major incident declared",
+    "major_incident.rejected": "Major incident proposal rejected",
+    "major_incident.paged": "Responder paged",
+    "major_incident.page_unanswered": "Responder never answered the page",
     "major_incident.update_posted": "Major incident update posted",
+    "major_incident.update_overdue": "Major incident update overdue",
     "major_incident.resolved": "Major incident resolved",
     "major_incident.closed": "Major incident closed",
+    "major_incident.action_item_overdue": "Review action item overdue",
 }
 TEMPLATES = "incidents/notifications"
 
@@ -116,19 +121,48 @@ _ALERT_READ = {
     "incidents.incidentalert": ["view"],
     "incidents.inboundmessage": ["view"],
 }
+# Major incidents: everyone with a console role reads them and may propose one; the people
+# named on a record take part (incidents.major.policy decides per record); MIMs run them.
+_MAJOR_READ = {
+    "incidents.majorincident": ["view"],
+    "incidents.responder": ["view"],
+    "incidents.stakeholderupdate": ["view"],
+    "incidents.postincidentreview": ["view"],
+    "incidents.actionitem": ["view"],
+    "incidents.majorincidentevent": ["view"],
+}
+_MAJOR_TAKE_PART = {
+    "incidents.majorincident": ["view", "add", "change"],
+    "incidents.responder": ["view", "change"],
+    "incidents.stakeholderupdate": ["view", "add"],
+    "incidents.postincidentreview": ["view", "change"],
+    "incidents.actionitem": ["view", "change"],
+    "incidents.majorincidentevent": ["view"],
+}
+_MAJOR_RUN = {
+    "incidents.majorincident": ["view", "add", "change"],
+    "incidents.responder": ["view", "add", "change"],
+    "incidents.stakeholderupdate": ["view", "add"],
+    "incidents.postincidentreview": ["view", "add", "change"],
+    "incidents.actionitem": ["view", "add", "change"],
+    "incidents.majorincidentevent": ["view"],
+    "incidents.majorincidentsettings": ["view"],
+}
 ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
-    roles.SERVICE_DESK_AGENT: [_WORK, _ALERT_READ],
-    roles.RESOLVER: [_WORK, _ALERT_READ],
-    roles.MAJOR_INCIDENT_MANAGER: [_WORK, _ALERT_READ],
-    roles.PROBLEM_MANAGER: [_WORK, _ALERT_READ],
+    roles.SERVICE_DESK_AGENT: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
+    roles.RESOLVER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
+    roles.MAJOR_INCIDENT_MANAGER: [_WORK, _ALERT_READ, _MAJOR_RUN],
+    roles.PROBLEM_MANAGER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
     roles.INTEGRATION: [_WORK],
     roles.ADMINISTRATOR: [
         _WORK,
+        _MAJOR_RUN,
+        {"incidents.majorincidentsettings": ["view", "change"]},
         {"incidents.incidentsettings": ["view", "change"]},
         _ALERT_READ,
         {"incidents.alertroute": ["view", "add", "change", "delete"]},
     ],
-    roles.READ_ONLY: [_READ, _ALERT_READ],
+    roles.READ_ONLY: [_READ, _ALERT_READ, _MAJOR_READ],
 }
 
 

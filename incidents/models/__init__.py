@@ -1,10 +1,22 @@
 """Incident practice models, re-exported."""
 
+# Major incidents live in their own sub-package, under this app's label.
+from incidents.major.models import (
+    ActionItem,
+    MajorIncident,
+    MajorIncidentEvent,
+    MajorIncidentSettings,
+    PostIncidentReview,
+    Responder,
+    StakeholderUpdate,
+)
+
 from .alerts import AlertRoute, InboundMessage, IncidentAlert
 from .incident import Comment, Incident, IncidentSettings, TimelineEvent
 from .sla import ClockStage, SlaClock
 
 __all__ = [
+    "ActionItem",
     "AlertRoute",
     "ClockStage",
     "Comment",
@@ -12,6 +24,12 @@ __all__ = [
     "Incident",
     "IncidentAlert",
     "IncidentSettings",
+    "MajorIncident",
+    "MajorIncidentEvent",
+    "MajorIncidentSettings",
+    "PostIncidentReview",
+    "Responder",
     "SlaClock",
+    "StakeholderUpdate",
     "TimelineEvent",
 ]

@@ -109,6 +109,14 @@ class Incident(FSMModelMixin, models.Model):
     )
     watchers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="watched_incidents")
     tags = models.JSONField(default=list, blank=True)
+    major_incident = models.ForeignKey(
+        "incidents.MajorIncident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="linked_incidents",
+        help_text="The major incident this incident is the primary of or is linked to.",
+    )
     parent = models.ForeignKey(
         "self",
         null=True,

@@ -1,0 +1,3 @@
+"""Major incident updates endpoints (routes in `urlpatterns`, composed by `incidents.major.api.urls`)."""
+
+urlpatterns: list = []
