@@ -2,6 +2,7 @@
 
 from communications.models import NotificationRule, Subscription, WebhookEndpoint
 from incidents import services
+from incidents.major import demo as major_demo
 from incidents.models import Incident
 
 SCENARIOS = [
@@ -26,10 +27,15 @@ PAYLOADS = {
 
 def seed(ctx) -> None:
     """Create the demo incidents once (skipped when any incident exists), after the
-    notification set-up that shows the formats."""
+    notification set-up that shows the formats; then the demo major incidents (once)."""
     seed_notifications(ctx)
-    if Incident.objects.exists():
-        return
+    if not Incident.objects.exists():
+        seed_incidents(ctx)
+    major_demo.seed(ctx)
+
+
+def seed_incidents(ctx) -> None:
+    """One incident per scenario, walked through its transitions by a member of its group."""
     agent = ctx.users["agent"]
     for title, slug, impact, urgency, path in SCENARIOS:
         incident = services.open_incident(

@@ -25,8 +25,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-sla-clocks": {"task": "incidents.tasks.sweep_sla_clocks", "schedule": 60.0},
     "auto-close-resolved": {"task": "incidents.tasks.auto_close_resolved", "schedule": 300.0},
     "remind-on-hold": {"task": "incidents.tasks.remind_on_hold", "schedule": 3600.0},
-    # Re-pages, overdue stakeholder updates (and the review's overdue action items).
+    # Re-pages and overdue stakeholder updates.
     "sweep-major-incidents": {"task": "incidents.major.tasks.sweep_major_incidents", "schedule": 60.0},
+    # Overdue review action items: once per item and day; hourly so an outage delays it by an hour at most.
+    "remind-action-items": {"task": "incidents.major.review_tasks.remind_action_items", "schedule": 3600.0},
 }
 
 app.conf.beat_schedule = BEAT_SCHEDULE

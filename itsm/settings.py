@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentStateEnum": "incidents.choices.IncidentState",
         "MajorIncidentStateEnum": "incidents.major.choices.MajorIncidentState",
         "MajorIncidentTransitionEnum": "incidents.major.choices.MajorTransition",
+        "StakeholderUpdateStatusEnum": "incidents.major.choices.UpdateStatus",
+        "NotificationStatusEnum": "communications.choices.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

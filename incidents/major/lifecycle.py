@@ -22,7 +22,7 @@ from django_fsm import can_proceed, has_transition_perm
 
 from incidents import services as incident_services
 from incidents.choices import OPEN_STATES, TERMINAL_STATES, ResolutionCode
-from incidents.major import common, events, history, impact, links, notify, policy
+from incidents.major import common, events, impact, links, notify, policy, review
 from incidents.major.choices import HOLDING_STATES, LIVE_STATES
 from incidents.major.choices import MajorIncidentState as S
 from incidents.major.models import (
@@ -479,22 +479,10 @@ def _resolve(mi: MajorIncident, actor, payload: dict) -> None:
     )
 
 
-def _prefill_review(mi: MajorIncident) -> PostIncidentReview:
-    """The review with its timeline section filled from the merged timeline."""
-    review, _ = PostIncidentReview.objects.update_or_create(
-        major_incident=mi, defaults={"timeline_markdown": history.timeline_markdown(mi)}
-    )
-    return review
-
-
 def _start_review(mi: MajorIncident, actor, payload: dict) -> None:
     """resolved -> in_review: the review opened with the timeline pre-filled."""
-    try:
-        from incidents.major.review import prefill_review
-    except ImportError:  # the review module is its own piece of work; the same effect meanwhile
-        prefill_review = _prefill_review
     _run(mi, actor, "start_review")
-    prefill_review(mi)
+    review.prefill_review(mi)
 
 
 def _close(mi: MajorIncident, actor, payload: dict) -> None:

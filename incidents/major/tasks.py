@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from incidents.major import responders, updates
+from incidents.major.review_tasks import remind_action_items  # noqa: F401  (registers it with the worker)
 
 
 @shared_task(ignore_result=True)

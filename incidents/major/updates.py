@@ -141,11 +141,16 @@ def post_update(
 def cadence_compliance(mi: MajorIncident, now: datetime | None = None) -> dict:
     """How well the record kept its update cadence: counts, on-time share, worst lateness, overdue now.
 
-    Reads the prefetched `updates` when there are (no query), else one aggregate query.
+    Reads the counts the API's queryset annotates (`api_update_count`, `api_updates_on_time`,
+    `api_worst_late_seconds`) or the prefetched `updates` when there are (no query), else one
+    aggregate query.
     """
     now = now or timezone.now()
     cache = getattr(mi, "_prefetched_objects_cache", {})
-    if "updates" in cache:
+    if hasattr(mi, "api_update_count"):
+        total, worst = mi.api_update_count, mi.api_worst_late_seconds or 0
+        late = total - mi.api_updates_on_time
+    elif "updates" in cache:
         rows = list(cache["updates"])
         total = len(rows)
         late = sum(1 for u in rows if u.late_seconds > 0)

@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.choices import IncidentState, ResolutionCode
-from incidents.major import impact, lifecycle
+from incidents.major import impact, lifecycle, updates
 from incidents.major.choices import MajorIncidentState, MajorTransition
 from incidents.major.models import MajorIncident, MajorIncidentSettings, Responder, StakeholderUpdate
 from incidents.models import Incident
@@ -47,31 +47,6 @@ def major_incident_queryset():
         Prefetch("stakeholders", queryset=User.objects.only("id").order_by("id")),
         Prefetch("responders", queryset=Responder.objects.only(*RESPONDER_COLUMNS)),
     )
-
-
-def cadence_compliance(mi: MajorIncident, now=None) -> dict:
-    """How the stakeholder updates kept the cadence: counts, on-time share, worst lateness, overdue now.
-
-    Reads the counts `major_incident_queryset()` annotates (one aggregate query otherwise).
-    """
-    if hasattr(mi, "api_update_count"):
-        total, on_time, worst = mi.api_update_count, mi.api_updates_on_time, mi.api_worst_late_seconds
-    else:
-        agg = StakeholderUpdate.objects.filter(major_incident=mi).aggregate(
-            total=Count("pk"), on_time=Count("pk", filter=Q(late_seconds=0)), worst=Max("late_seconds")
-        )
-        total, on_time, worst = agg["total"], agg["on_time"], agg["worst"] or 0
-    now = now or timezone.now()
-    return {
-        "updates": total,
-        "on_time": on_time,
-        "late": total - on_time,
-        "on_time_percent": round(100 * on_time / total) if total else None,
-        "worst_late_seconds": worst,
-        "overdue_now": bool(
-            mi.state == MajorIncidentState.ACTIVE and mi.next_update_due_at is not None and mi.next_update_due_at < now
-        ),
-    }
 
 
 class CadenceComplianceSerializer(serializers.Serializer):
@@ -172,7 +147,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CadenceComplianceSerializer)
     def get_cadence_compliance(self, obj) -> dict:
-        return cadence_compliance(obj, self._now())
+        return updates.cadence_compliance(obj, self._now())
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=MajorTransition.choices)))
     def get_available_transitions(self, obj) -> list[str]:

@@ -15,7 +15,7 @@ from tests.communications.factories import WebhookEndpointFactory
 from tests.factories import AssignmentGroupFactory
 from tests.incidents.major.factories import MajorIncidentFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.incidents.major.urls")]
+pytestmark = pytest.mark.django_db
 
 PAGED = "major_incident.paged"
 
@@ -28,7 +28,10 @@ def manager(make_user):
 @pytest.fixture
 def mi(manager, service):
     return MajorIncidentFactory(
-        manager=manager, bridge_url="https://meet.example.com/bridge", chat_channel="#mim-7", affected_services=[service]
+        manager=manager,
+        bridge_url="https://meet.example.com/bridge",
+        chat_channel="#mim-7",
+        affected_services=[service],
     )
 
 
@@ -42,7 +45,11 @@ def pages(**filters):
 
 
 def written(mi) -> tuple[int, int, int]:
-    return Responder.objects.count(), MajorIncidentEvent.objects.filter(major_incident=mi).count(), Notification.objects.count()
+    return (
+        Responder.objects.count(),
+        MajorIncidentEvent.objects.filter(major_incident=mi).count(),
+        Notification.objects.count(),
+    )
 
 
 # --- page_responders -------------------------------------------------------------------------------
@@ -109,7 +116,7 @@ def test_paging_someone_already_responding_returns_their_row_and_pages_nobody(mi
     newcomer = make_user(roles.RESOLVER)
     group = AssignmentGroupFactory(members=[oncall, newcomer])
     rows = responders.page_responders(mi, actor=mim, assignment_group=group)
-    assert [r.pk for r in rows][0] == first.pk and [getattr(r, "paged_now", False) for r in rows] == [False, True]
+    assert rows[0].pk == first.pk and [getattr(r, "paged_now", False) for r in rows] == [False, True]
     assert Responder.objects.filter(major_incident=mi).count() == 2
 
 
