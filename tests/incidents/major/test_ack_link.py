@@ -70,7 +70,9 @@ def test_an_acknowledged_page_says_so(client, page):
 def test_a_bad_or_forged_token_is_400_and_acknowledges_nothing(client, page, token):
     good = responders.acknowledge_token(page)
     token = {
-        "FORGED": signing.dumps({"r": page.pk, "u": page.user_id, "m": page.major_incident_id}, salt="other"),
+        "FORGED": signing.Signer(salt="other").sign_object(
+            {"r": page.pk, "u": page.user_id, "m": page.major_incident_id}
+        ),
         "TAMPERED": good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb"),
     }.get(token, token)
     for method in (client.get, client.post):
@@ -84,7 +86,7 @@ def test_a_token_for_another_person_or_page_is_404(client, page, make_user):
         {"r": page.pk, "u": make_user().pk, "m": page.major_incident_id},
         {"r": page.pk + 1000, "u": page.user_id, "m": page.major_incident_id},
     ):
-        token = signing.dumps(data, salt=responders.ACKNOWLEDGE_SALT, compress=True)
+        token = signing.Signer(salt=responders.ACKNOWLEDGE_SALT).sign_object(data, compress=True)
         assert client.post(f"/major-incidents/acknowledge/{token}/").status_code == 404
     assert Responder.objects.get(pk=page.pk).acknowledged_at is None
 

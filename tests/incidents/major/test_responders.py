@@ -227,6 +227,7 @@ def test_the_acknowledge_token_names_the_page_and_refuses_forgeries(mi, mim, onc
     assert responders.read_acknowledge_token(token[:-2] + "xx") is None
     assert responders.read_acknowledge_token("garbage") is None
     assert responders.read_acknowledge_token(signing.dumps({"r": row.pk, "u": oncall.pk, "m": mi.pk})) is None
+    assert responders.acknowledge_token(row) == token  # the same link on every page
 
 
 # --- the re-page sweep -----------------------------------------------------------------------------
