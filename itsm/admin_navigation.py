@@ -21,6 +21,7 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "incidents.inboundmessage": ("Incidents", "mail"),
     "incidents.majorincident": ("Major incidents", "crisis_alert"),
     "incidents.stakeholderupdate": ("Major incidents", "campaign"),
+    "incidents.majorincidentsettings": ("Major incidents", "tune"),
     "problems.problem": ("Problems", "bug_report"),
     "problems.knownerror": ("Problems", "menu_book"),
     "communications.notification": ("Communications", "outbox"),

@@ -36,9 +36,6 @@ from tests.factories import ServiceFactory
 from tests.helpers import wait_for
 from tests.incidents.major.factories import MajorIncidentFactory
 
-# The record's API routes come from the test URLconf until they are wired into /api/v1/.
-
-
 SECRET = "major-incident-secret-0123"
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: every publish fails
 

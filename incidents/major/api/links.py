@@ -1,7 +1,7 @@
 """Major incident links endpoints (routes in `urlpatterns`, composed by `incidents.major.api.urls`).
 
-`GET/POST major-incidents/<mi>/incidents/` lists and links incidents (`{"incidents": [ids or
-numbers]}`), `DELETE major-incidents/<mi>/incidents/<incident_id>/` unlinks one (204).
+`GET/POST major-incidents/<id>/incidents/` lists and links incidents (`{"incidents": [ids or
+numbers]}`), `DELETE major-incidents/<id>/incidents/<incident_id>/` unlinks one (204).
 """
 
 from django.shortcuts import get_object_or_404
@@ -20,7 +20,7 @@ from . import serializers as s
 from .common import LOOKUP_REGEX, get_major_incident, with_etag
 
 MI_PARAMETER = OpenApiParameter(
-    "mi", str, OpenApiParameter.PATH, pattern=f"^{LOOKUP_REGEX}$", description="Major incident id or number."
+    "id", str, OpenApiParameter.PATH, pattern=f"^{LOOKUP_REGEX}$", description="Major incident id or number."
 )
 INCIDENT_PARAMETER = OpenApiParameter(
     "incident_id", str, OpenApiParameter.PATH, pattern=f"^{LOOKUP_REGEX}$", description="Incident id or number."
@@ -51,16 +51,16 @@ class LinkedIncidentsView(generics.GenericAPIView):
         return {**super().get_serializer_context(), "major_incident": getattr(self, "major_incident", None)}
 
     @extend_schema(parameters=[MI_PARAMETER], responses={200: s.LinkedIncidentSerializer(many=True)})
-    def get(self, request, mi):
-        self.major_incident = record = get_major_incident(mi)
+    def get(self, request, id):
+        self.major_incident = record = get_major_incident(id)
         queryset = Incident.objects.filter(major_incident=record).select_related("service")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(parameters=[MI_PARAMETER], request=s.LinkIncidentsSerializer, responses={200: LinkResultSerializer})
-    def post(self, request, mi):
+    def post(self, request, id):
         """Link incidents; those already linked here are left as they are (409 if one belongs to another)."""
-        self.major_incident = record = get_major_incident(mi)
+        self.major_incident = record = get_major_incident(id)
         body = s.LinkIncidentsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         linked = links.link_incidents(record, actor=request.user, incidents=body.validated_data["incidents"])
@@ -82,8 +82,8 @@ class LinkedIncidentView(generics.GenericAPIView):
     serializer_class = s.LinkedIncidentSerializer
 
     @extend_schema(parameters=[MI_PARAMETER, INCIDENT_PARAMETER], request=None, responses={204: None})
-    def delete(self, request, mi, incident_id):
-        record = get_major_incident(mi)
+    def delete(self, request, id, incident_id):
+        record = get_major_incident(id)
         field = "pk" if incident_id.isdigit() else "number"
         incident = get_object_or_404(Incident.objects.only("id", "major_incident_id"), **{field: incident_id.upper()})
         if incident.pk != record.incident_id and incident.major_incident_id != record.pk:
@@ -94,12 +94,12 @@ class LinkedIncidentView(generics.GenericAPIView):
 
 urlpatterns: list = [
     re_path(
-        rf"^major-incidents/(?P<mi>{LOOKUP_REGEX})/incidents/$",
+        rf"^major-incidents/(?P<id>{LOOKUP_REGEX})/incidents/$",
         LinkedIncidentsView.as_view(),
         name="major-incident-incidents",
     ),
     re_path(
-        rf"^major-incidents/(?P<mi>{LOOKUP_REGEX})/incidents/(?P<incident_id>{LOOKUP_REGEX})/$",
+        rf"^major-incidents/(?P<id>{LOOKUP_REGEX})/incidents/(?P<incident_id>{LOOKUP_REGEX})/$",
         LinkedIncidentView.as_view(),
         name="major-incident-incident",
     ),

@@ -1,6 +1,6 @@
 """Major incident review endpoints (routes in `urlpatterns`, composed by `incidents.major.api.urls`).
 
-`GET/PUT major-incidents/{mi}/review/` (ETag `"v<n>"` of the review, If-Match on PUT),
+`GET/PUT major-incidents/{id}/review/` (ETag `"v<n>"` of the review, If-Match on PUT),
 `GET/POST .../review/action-items/` (Idempotency-Key on POST), `PATCH .../action-items/{item_id}/`
 and `GET .../review/export/` (the whole review as `text/markdown`). Thin views over
 `incidents.major.review`; who may write is decided there (`incidents.major.policy`).
@@ -27,7 +27,7 @@ from itsm.api.serializers import StrictSerializer
 from .common import LOOKUP_REGEX, get_major_incident, with_etag
 
 MI_PARAMETER = OpenApiParameter(
-    "mi", str, OpenApiParameter.PATH, description="The major incident's id or number (MIM0000012)."
+    "id", str, OpenApiParameter.PATH, description="The major incident's id or number (MIM0000012)."
 )
 ITEM_PARAMETER = OpenApiParameter("item_id", int, OpenApiParameter.PATH, description="The action item's id.")
 USER_ID_MAX = 2**31 - 1  # user ids are 32-bit; larger ones are a 400, not a database overflow
@@ -153,8 +153,8 @@ class ReviewView(APIView):
         parameters=[MI_PARAMETER],
         responses={200: ReviewSerializer},
     )
-    def get(self, request, mi: str):
-        return self._respond(get_major_incident(mi))
+    def get(self, request, id: str):
+        return self._respond(get_major_incident(id))
 
     @extend_schema(
         summary="Write the post-incident review",
@@ -165,8 +165,8 @@ class ReviewView(APIView):
         request=ReviewWriteSerializer,
         responses={200: ReviewSerializer},
     )
-    def put(self, request, mi: str):
-        record = get_major_incident(mi)
+    def put(self, request, id: str):
+        record = get_major_incident(id)
         body = ReviewWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         review.update_review(
@@ -188,8 +188,8 @@ class ActionItemListView(GenericAPIView):
         parameters=[MI_PARAMETER],
         responses={200: ActionItemSerializer(many=True)},
     )
-    def get(self, request, mi: str):
-        record = get_major_incident(mi)
+    def get(self, request, id: str):
+        record = get_major_incident(id)
         items = ActionItem.objects.filter(review__major_incident=record).order_by("id")
         page = self.paginate_queryset(items)
         return self.get_paginated_response(ActionItemSerializer(page, many=True).data)
@@ -202,8 +202,8 @@ class ActionItemListView(GenericAPIView):
         request=ActionItemWriteSerializer,
         responses={201: ActionItemSerializer},
     )
-    def post(self, request, mi: str):
-        record = get_major_incident(mi)
+    def post(self, request, id: str):
+        record = get_major_incident(id)
 
         def handler():
             body = ActionItemWriteSerializer(data=request.data)
@@ -227,8 +227,8 @@ class ActionItemDetailView(APIView):
         request=ActionItemWriteSerializer(partial=True),
         responses={200: ActionItemSerializer},
     )
-    def patch(self, request, mi: str, item_id: str):
-        record = get_major_incident(mi)
+    def patch(self, request, id: str, item_id: str):
+        record = get_major_incident(id)
         item = ActionItem.objects.filter(review__major_incident=record, pk=int(item_id)).first()
         if item is None:
             raise Http404(f"{record.number} has no action item {item_id}.")
@@ -259,14 +259,14 @@ class ReviewExportView(APIView):
         parameters=[MI_PARAMETER],
         responses={(200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, description="The review document.")},
     )
-    def get(self, request, mi: str):
-        record = get_major_incident(mi)
+    def get(self, request, id: str):
+        record = get_major_incident(id)
         response = Response(history.review_markdown(record), content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="{record.number}-review.md"'
         return response
 
 
-_BASE = rf"^major-incidents/(?P<mi>{LOOKUP_REGEX})/review/"
+_BASE = rf"^major-incidents/(?P<id>{LOOKUP_REGEX})/review/"
 urlpatterns: list = [
     re_path(rf"{_BASE}$", ReviewView.as_view(), name="major-incident-review"),
     re_path(rf"{_BASE}action-items/$", ActionItemListView.as_view(), name="major-incident-action-items"),

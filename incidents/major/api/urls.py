@@ -1,7 +1,7 @@
 """Major incident routes under /api/v1/: the record's viewset, then its sub-resources.
 
 Each sub-resource module (responders, updates, links, review) declares its own `urlpatterns`
-under `major-incidents/<mi>/...`, where `<mi>` is an id or a number.
+under `major-incidents/<id>/...`, where `<id>` is an id or a number.
 """
 
 from rest_framework.routers import SimpleRouter

@@ -37,13 +37,13 @@ def target(make_user):
     review = PostIncidentReview.objects.create(major_incident=mi, summary="s")
     item = ActionItem.objects.create(review=review, title="Alert on expiry", owner=manager)
     token, _ = Token.objects.get_or_create(user=manager)
-    return {"mi": str(mi.pk), "item_id": item.pk, "headers": {"Authorization": f"Token {token.key}"}}
+    return {"id": str(mi.pk), "item_id": item.pk, "headers": {"Authorization": f"Token {token.key}"}}
 
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_review_operations_conform(case, target):
-    case.path_parameters = {**(case.path_parameters or {}), "mi": target["mi"]}
+    case.path_parameters = {**(case.path_parameters or {}), "id": target["id"]}
     if "item_id" in case.path_parameters:
         case.path_parameters["item_id"] = target["item_id"]
     case.call_and_validate(headers=target["headers"], excluded_checks=EXCLUDED)
