@@ -161,7 +161,8 @@ def test_a_major_incident_pages_acknowledges_and_informs_through_the_real_stack(
     assert "The payroll database failed over." in text and "Unsubscribe:" in text
     assert "meet.example.com" not in text and "Chris Comms" not in text
 
-    assert not Notification.objects.filter(status__in=["pending", "sending", "failed", "dead"]).exists()
+    # The worker marks a row sent just after the receiver took it.
+    wait_for(lambda: not Notification.objects.filter(status__in=["pending", "sending", "failed", "dead"]).exists())
     noted = MajorIncidentEvent.objects.filter(major_incident=mi, type="notified").count()
     assert noted == Notification.objects.filter(subject_kind="major_incident").exclude(status="suppressed").count()
 
