@@ -15,9 +15,20 @@ same keys; every template tolerates a missing key):
 - incident.state_changed: `transition` (name) and `from` (the previous state)
 - incident.commented: `comment` {id, body, visibility}
 - sla.*: `sla` {policy (id), policy_name, kind, percent, due_at, breached_at} and `incident`
-- major_incident.*: `major_incident` {number, title, state, impact_summary, customers_affected,
-  bridge_url, chat_channel, manager, affected_services, next_update_due_at}; update_posted:
-  `update` {status, body, audience, next_update_due_at, author}
+- major_incident.*: `major_incident` {id, number, title, state, incident, priority,
+  impact_summary, customers_affected, bridge_url, chat_channel, manager, comms_lead, tech_lead,
+  affected_services (slugs), affected_service_names, declared_at, resolved_at,
+  next_update_due_at, url}; templates show the bridge, chat and staff names only when not
+  `public`. Per event: proposed `reason`; rejected `rejection_reason`; paged `responder`
+  {id, user, name, role, assignment_group, page_count, max_pages, paged_at, last_paged_at,
+  acknowledge_url} (the link in email only, never in chat); page_unanswered `responders` [the
+  same without the link], `unanswered_names`; update_posted `update` {id, audience, status,
+  body, posted_at, next_update_due_at; internal only: author, due_at, late_seconds, on_time};
+  update_overdue `reminder` {due_at, period_started_at, period, overdue_minutes,
+  cadence_minutes}; resolved `resolution_notes`; closed `root_cause`, `lessons_learned`;
+  action_item_overdue `action_item` {id, title, owner (name), due_date, days_overdue}.
+  `nobody_named` (page_unanswered, update_overdue): the record names no one to tell, so the
+  default rule tells the Major Incident Managers.
 - every event: `actor` {id, name} when a person caused it
 """
 
@@ -87,6 +98,15 @@ DEFAULT_RULES: dict[str, dict] = {
         "events": ["major_incident.proposed"],
         "roles": [roles.MAJOR_INCIDENT_MANAGER],
         "recipients": ["group_manager"],
+    },
+    # The other major incident events name their recipients (the paged person, the manager, the
+    # communications lead, the proposer, an action item's owner); these two catch a record that
+    # names no one to tell.
+    "Major incident with no one named: tell the Major Incident Managers": {
+        "events": ["major_incident.update_overdue", "major_incident.page_unanswered"],
+        "roles": [roles.MAJOR_INCIDENT_MANAGER],
+        "conditions": {"nobody_named": ["true"]},
+        "description": "Overdue updates and unanswered pages of a record without a manager or communications lead.",
     },
     "Major incident: keep managers and stakeholders informed": {
         "events": [
@@ -194,16 +214,37 @@ INCIDENT = {
     "url": "https://itsm.example.com/admin/incidents/incident/123/change/",
 }
 MAJOR_INCIDENT = {
-    "number": "MAJ0000007",
+    "id": 7,
+    "number": "MIM0000007",
     "title": "Payroll unavailable",
-    "state": "declared",
+    "state": "active",
+    "incident": "INC0000123",
+    "priority": 1,
     "impact_summary": "No one can submit or approve payroll runs.",
     "customers_affected": 1200,
     "bridge_url": "https://meet.example.com/payroll-bridge",
     "chat_channel": "#inc-payroll",
     "manager": "Maya Manager",
+    "comms_lead": "Chris Comms",
+    "tech_lead": "Tara Tech",
     "affected_services": ["payroll"],
-    "next_update_due_at": "2026-11-22T11:30:00Z",
+    "affected_service_names": ["Payroll"],
+    "declared_at": "2026-11-22T09:30:00+00:00",
+    "resolved_at": None,
+    "next_update_due_at": "2026-11-22T11:30:00+00:00",
+    "url": f"{BASE_URL}/incidents/majorincident/7/change/",
+}
+RESPONDER = {
+    "id": 4,
+    "user": 5,
+    "name": "Nora Network",
+    "role": "network",
+    "assignment_group": "Network Team",
+    "page_count": 2,
+    "max_pages": 3,
+    "paged_at": "2026-11-22T09:35:00+00:00",
+    "last_paged_at": "2026-11-22T09:40:00+00:00",
+    "acknowledged_at": None,
 }
 
 
@@ -220,16 +261,63 @@ def _incident_subject() -> Subject:
 
 
 def major_incident_sample(event: str) -> tuple[Subject, dict]:
-    """A sample major incident (and its update, for `major_incident.update_posted`)."""
-    subject = Subject("major_incident", 7, "MAJ0000007", "Payroll unavailable", f"{BASE_URL}/mi/7/", priority=1)
+    """A sample major incident with what `event` adds (the page, the update, the reminder...)."""
+    subject = Subject("major_incident", 7, "MIM0000007", "Payroll unavailable", MAJOR_INCIDENT["url"], priority=1)
     context: dict = {"major_incident": dict(MAJOR_INCIDENT)}
-    if event.endswith("update_posted"):
+    kind = event.removeprefix("major_incident.")
+    if kind == "proposed":
+        context["major_incident"]["state"] = "proposed"
+        context["reason"] = "Payroll is down for every site two days before the monthly run."
+    elif kind == "rejected":
+        context["major_incident"]["state"] = "rejected"
+        context["rejection_reason"] = "Only one site is affected; the Payroll team handles it as a P2."
+    elif kind == "paged":
+        context["responder"] = {
+            **RESPONDER,
+            "acknowledge_url": "https://itsm.example.com/major-incidents/acknowledge/x/",
+        }
+        context["acknowledge_url"] = context["responder"]["acknowledge_url"]
+    elif kind == "page_unanswered":
+        context["responders"] = [{**RESPONDER, "page_count": 3}]
+        context["unanswered_names"] = RESPONDER["name"]
+        context["nobody_named"] = False
+    elif kind == "update_posted":
         context["update"] = {
+            "id": 12,
             "status": "identified",
             "body": "The payroll database failed over; we are restoring the connection pool.",
             "audience": "external",
-            "next_update_due_at": "2026-11-22T11:30:00Z",
-            "author": "Maya Manager",
+            "posted_at": "2026-11-22T11:00:00+00:00",
+            "next_update_due_at": "2026-11-22T11:30:00+00:00",
+            "author": "Chris Comms",
+            "due_at": "2026-11-22T11:00:00+00:00",
+            "late_seconds": 0,
+            "on_time": True,
+        }
+    elif kind == "update_overdue":
+        context["reminder"] = {
+            "due_at": "2026-11-22T11:30:00+00:00",
+            "period_started_at": "2026-11-22T11:30:00+00:00",
+            "period": 1,
+            "overdue_minutes": 4,
+            "cadence_minutes": 30,
+        }
+        context["nobody_named"] = False
+    elif kind == "resolved":
+        context["major_incident"].update(state="resolved", resolved_at="2026-11-22T12:10:00+00:00")
+        context["resolution_notes"] = "Connection pool restored; payroll runs complete again."
+    elif kind == "closed":
+        context["major_incident"].update(state="closed", resolved_at="2026-11-22T12:10:00+00:00")
+        context["root_cause"] = "A certificate on the database proxy expired."
+        context["lessons_learned"] = "Monitor certificate expiry on every proxy."
+    elif kind == "action_item_overdue":
+        context["major_incident"].update(state="closed", resolved_at="2026-11-22T12:10:00+00:00")
+        context["action_item"] = {
+            "id": 3,
+            "title": "Alert 30 days before a certificate expires",
+            "owner": "Tara Tech",
+            "due_date": "2026-12-01",
+            "days_overdue": 2,
         }
     return subject, context
 

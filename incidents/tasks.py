@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from incidents import services
+from incidents.major import tasks as major_tasks  # noqa: F401  (registers the major incident sweeps)
 from incidents.sla import firing
 from itsm.queue import send_now
 

@@ -25,6 +25,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-sla-clocks": {"task": "incidents.tasks.sweep_sla_clocks", "schedule": 60.0},
     "auto-close-resolved": {"task": "incidents.tasks.auto_close_resolved", "schedule": 300.0},
     "remind-on-hold": {"task": "incidents.tasks.remind_on_hold", "schedule": 3600.0},
+    # Re-pages, overdue stakeholder updates (and the review's overdue action items).
+    "sweep-major-incidents": {"task": "incidents.major.tasks.sweep_major_incidents", "schedule": 60.0},
 }
 
 app.conf.beat_schedule = BEAT_SCHEDULE

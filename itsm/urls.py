@@ -29,4 +29,5 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("communications.urls")),  # /unsubscribe/<token>/ (no login: signed token)
+    path("", include("incidents.major.urls")),  # /major-incidents/acknowledge/<token>/ (idem)
 ]
