@@ -134,6 +134,14 @@ def _users() -> Any:
     return User.objects.filter(is_active=True)
 
 
+class PersonField(forms.ModelChoiceField):
+    """A user chosen by name: 'Maya Manager (mmanager)'."""
+
+    def label_from_instance(self, obj) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.get_username()})" if name else obj.get_username()
+
+
 def _select(choices, required: bool = True, label: str | None = None) -> forms.ChoiceField:
     blank = [] if required else [("", "---------")]
     return forms.ChoiceField(label=label, choices=[*blank, *choices], required=required, widget=UnfoldAdminSelectWidget)
@@ -171,16 +179,18 @@ class RecordForm(VersionedForm):
     """The response team and the bridge (`lifecycle.update_major_incident`, only the changed fields)."""
 
     title = forms.CharField(max_length=255, widget=UnfoldAdminTextInputWidget)
-    manager = forms.ModelChoiceField(
+    manager = PersonField(
         _users(), required=False, label="Major incident manager", widget=autocomplete(MajorIncident, "manager")
     )
-    comms_lead = forms.ModelChoiceField(
+    comms_lead = PersonField(
         _users(), required=False, label="Communications lead", widget=autocomplete(MajorIncident, "comms_lead")
     )
-    tech_lead = forms.ModelChoiceField(
+    tech_lead = PersonField(
         _users(), required=False, label="Technical lead", widget=autocomplete(MajorIncident, "tech_lead")
     )
-    bridge_url = forms.URLField(required=False, label="Bridge URL", widget=UnfoldAdminURLInputWidget)
+    bridge_url = forms.URLField(
+        required=False, label="Bridge URL", assume_scheme="https", widget=UnfoldAdminURLInputWidget
+    )
     chat_channel = forms.CharField(required=False, max_length=200, widget=UnfoldAdminTextInputWidget)
     update_cadence_minutes = forms.IntegerField(
         min_value=1, label="Update cadence (minutes)", widget=UnfoldAdminIntegerFieldWidget
@@ -272,7 +282,7 @@ TRANSITION_FORMS: dict[str, type[VersionedForm]] = {
 class PageForm(forms.Form):
     """Page one user, or every active member of an assignment group (`responders.page_responders`)."""
 
-    user = forms.ModelChoiceField(_users(), required=False, label="Person", widget=autocomplete(Responder, "user"))
+    user = PersonField(_users(), required=False, label="Person", widget=autocomplete(Responder, "user"))
     assignment_group = forms.ModelChoiceField(
         AssignmentGroup.objects.filter(active=True),
         required=False,
@@ -378,7 +388,7 @@ class ActionItemForm(forms.Form):
     """An action item of the review: add (`review.add_action_item`) or change (`review.update_action_item`)."""
 
     title = forms.CharField(max_length=255, widget=UnfoldAdminTextInputWidget)
-    owner = forms.ModelChoiceField(_users(), required=False, widget=autocomplete(ActionItem, "owner"))
+    owner = PersonField(_users(), required=False, widget=autocomplete(ActionItem, "owner"))
     due_date = forms.DateField(required=False, label="Due date", widget=DateInput)
     done = forms.BooleanField(required=False, widget=UnfoldBooleanSwitchWidget)
 

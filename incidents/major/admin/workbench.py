@@ -27,6 +27,7 @@ from incidents.major.choices import LIVE_STATES, MajorIncidentState, MajorTransi
 from incidents.major.models import ActionItem, MajorIncident, PostIncidentReview, StakeholderUpdate
 from incidents.models import Incident
 from incidents.narration import TimelineNarrator, person
+from itsm.models import Service
 from itsm.timeline import MergedEntry
 
 from .display import MI_STATE_COLOURS, UPDATE_STATUS_COLOURS, MajorNarrator, duration, late_text, money
@@ -97,7 +98,9 @@ def build(request: HttpRequest, mi: MajorIncident, *, bound: Mapping[str, Any] |
     user = request.user
     can = abilities(user, mi)
     now = timezone.now()
-    services = list(mi.affected_services.order_by("name"))
+    # The services once, for the header, the team form and the cost (business_impact reads them too).
+    prefetch_related_objects([mi], Prefetch("affected_services", queryset=Service.objects.order_by("name")))
+    services = list(mi.affected_services.all())
     review: PostIncidentReview | None = getattr(mi, "review", None) if _has_review(mi) else None
 
     context: dict[str, Any] = {
