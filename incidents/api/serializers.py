@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from incidents import services
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, TimelineType, Transition, Visibility
+from incidents.major.choices import Audience, UpdateStatus
+from incidents.major.models import MajorIncident, StakeholderUpdate
 from incidents.models import Comment, Incident, SlaClock, TimelineEvent
 from incidents.models.sla import ClockStage
 from incidents.sla import clock_view
@@ -37,9 +39,19 @@ CLOCK_COLUMNS = (
     "stopped_at",
 )
 
+# The latest external stakeholder update of each major incident on the page (one row per record,
+# sliced in the database with a window function).
+LATEST_EXTERNAL_UPDATE = Prefetch(
+    "updates",
+    queryset=StakeholderUpdate.objects.filter(audience=Audience.EXTERNAL).order_by("-posted_at", "-id")[:1],
+    to_attr="api_latest_external_update",
+)
+
 # The related rows IncidentSerializer renders, loaded once per page (three queries at any page size):
-# watchers as ids, SLA clocks in id order, their distinct policies with calendars. Every incident
-# the API renders comes through `incident_queryset()`, so the representation never runs a query per row.
+# watchers as ids, SLA clocks in id order, their distinct policies with calendars; and, only when
+# some incident of the page has a major incident (a lookup of no id runs no query), that record
+# with its latest external update (two more). Every incident the API renders comes through
+# `incident_queryset()`, so the representation never runs a query per row.
 INCIDENT_PREFETCHES = (
     Prefetch("watchers", queryset=User.objects.only("id").order_by("id"), to_attr="api_watchers"),
     Prefetch(
@@ -49,6 +61,10 @@ INCIDENT_PREFETCHES = (
         .prefetch_related(Prefetch("policy", queryset=SlaPolicy.objects.select_related("calendar")))
         .order_by("id"),
         to_attr="api_clocks",
+    ),
+    Prefetch(
+        "major_incident",
+        queryset=MajorIncident.objects.only("id").prefetch_related(LATEST_EXTERNAL_UPDATE),
     ),
 )
 
@@ -95,6 +111,15 @@ class BlankAsNullEmailField(serializers.EmailField):
         return value or None
 
 
+class MajorIncidentUpdateBriefSerializer(serializers.Serializer):
+    """The latest external stakeholder update of the incident's major incident."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=UpdateStatus.choices)
+    body = serializers.CharField()
+    posted_at = serializers.DateTimeField()
+
+
 class IncidentLinksSerializer(serializers.Serializer):
     """URLs of an incident and its sub-resources (absolute when rendered for a request)."""
 
@@ -127,6 +152,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     problem = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
+    major_incident_update = serializers.SerializerMethodField()
     watchers = UserIdsField(source="api_watchers")
     available_transitions = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
@@ -159,6 +185,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "parent",
             "problem",
             "major_incident",
+            "major_incident_update",
             "dedup_key",
             "alert_count",
             "alert_source",
@@ -187,6 +214,23 @@ class IncidentSerializer(serializers.ModelSerializer):
     def get_major_incident(self, obj) -> int | None:
         """The major incident's id, or null."""
         return getattr(obj, "major_incident_id", None)
+
+    @extend_schema_field(MajorIncidentUpdateBriefSerializer(allow_null=True))
+    def get_major_incident_update(self, obj) -> dict | None:
+        """The latest external update of the major incident (prefetched by `incident_queryset()`), or null."""
+        if obj.major_incident_id is None:
+            return None
+        if Incident.major_incident.is_cached(obj):
+            latest = getattr(obj.major_incident, "api_latest_external_update", None)
+        else:
+            latest = None
+        if latest is None:  # rendered from another queryset: read it
+            latest = list(
+                StakeholderUpdate.objects.filter(
+                    major_incident_id=obj.major_incident_id, audience=Audience.EXTERNAL
+                ).order_by("-posted_at", "-id")[:1]
+            )
+        return MajorIncidentUpdateBriefSerializer(latest[0]).data if latest else None
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=Transition.choices)))
     def get_available_transitions(self, obj) -> list[str]:
