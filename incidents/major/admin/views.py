@@ -11,7 +11,8 @@ Console button -> service (API twin under /api/v1/major-incidents/{id}/):
   (`DELETE incidents/{incident_id}/`);
 - review -> `review.update_review` (`PUT review/`); action items -> `review.add_action_item` /
   `review.update_action_item` (`POST` / `PATCH review/action-items/...`);
-- "Download as Markdown" -> `history.timeline_markdown` (`GET timeline/`, as Markdown).
+- "Download as Markdown" -> `history.timeline_markdown` (the timeline) and `history.review_markdown`
+  (the whole review), as the API exports them.
 
 Each view asks `incidents.major.policy` first (the same decision the service takes, so a refusal
 reads the same) and reports every refusal (ValidationError, PermissionDenied, InvalidTransition,
@@ -76,6 +77,7 @@ class WorkbenchViewsMixin:
             route("<path:object_id>/review/action-items/", self.add_action_item_view, "add_action_item"),
             route("<path:object_id>/review/action-items/<int:item_id>/", self.action_item_view, "action_item"),
             route("<path:object_id>/timeline.md", self.timeline_markdown_view, "timeline_markdown"),
+            route("<path:object_id>/review.md", self.review_markdown_view, "review_markdown"),
         ]
         return own + super().get_urls()
 
@@ -453,4 +455,11 @@ class WorkbenchViewsMixin:
         mi = self._load(request, object_id)
         response = HttpResponse(history.timeline_markdown(mi), content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{mi.number}-timeline.md"'
+        return response
+
+    def review_markdown_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The whole post-incident review as a Markdown document (`history.review_markdown`)."""
+        mi = self._load(request, object_id)
+        response = HttpResponse(history.review_markdown(mi), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{mi.number}-review.md"'
         return response

@@ -407,6 +407,7 @@ def _review(mi: MajorIncident, review: PostIncidentReview | None, can: Abilities
         "items_truncated": len(items) > ACTION_ITEMS_LIMIT,
         "item_form": (bound.get("new_item") or ActionItemForm(prefix="new-item")) if can.edit_review else None,
         "item_url": url("add_action_item", mi.pk),
+        "markdown_url": url("review_markdown", mi.pk),
     }
 
 

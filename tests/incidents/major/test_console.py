@@ -464,6 +464,9 @@ def test_review_and_action_items(console, mim, service, make_user):
     assert (item.owner, item.due_date is not None) == (owner, True)
     html = console.get(workbench(mi)).content.decode()
     assert "Complete" in html[html.index('id="review-status"') :][:600]
+    response = console.get(button("review_markdown", mi))
+    assert response.status_code == 200 and f'filename="{mi.number}-review.md"' in response["Content-Disposition"]
+    assert "Expired certificate." in response.content.decode()
 
 
 def test_review_with_a_stale_version_is_refused(console, mim, service):

@@ -61,6 +61,7 @@ def test_every_role_sees_the_list_and_the_workbench(client, people, active, prop
         assert response.status_code == 200
         assert mi.number in response.content.decode()
     assert client.get(url("timeline_markdown", active)).status_code == 200
+    assert client.get(url("review_markdown", active)).status_code == 200
     assert client.get("/admin/incidents/stakeholderupdate/").status_code == 200
 
 
