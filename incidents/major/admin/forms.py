@@ -134,12 +134,24 @@ def _users() -> Any:
     return User.objects.filter(is_active=True)
 
 
+def person_label(user) -> str:
+    """A user as the console's pickers show them: 'Maya Manager (mmanager)'."""
+    name = user.get_full_name()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
+
+
 class PersonField(forms.ModelChoiceField):
-    """A user chosen by name: 'Maya Manager (mmanager)'."""
+    """A user chosen by name."""
 
     def label_from_instance(self, obj) -> str:
-        name = obj.get_full_name()
-        return f"{name} ({obj.get_username()})" if name else obj.get_username()
+        return person_label(obj)
+
+
+class PeopleField(forms.ModelMultipleChoiceField):
+    """Users chosen by name."""
+
+    def label_from_instance(self, obj) -> str:
+        return person_label(obj)
 
 
 def _select(choices, required: bool = True, label: str | None = None) -> forms.ChoiceField:
@@ -166,6 +178,7 @@ RECORD_FIELDS = [
     "chat_channel",
     "update_cadence_minutes",
     "affected_services",
+    "stakeholders",
     "impact_summary",
     "customers_affected",
     "impact_started_at",
@@ -173,6 +186,7 @@ RECORD_FIELDS = [
     "mitigated_at",
 ]
 TIME_FIELDS = ("impact_started_at", "detected_at", "mitigated_at")
+MANY = ("affected_services", "stakeholders")
 
 
 class RecordForm(VersionedForm):
@@ -198,6 +212,12 @@ class RecordForm(VersionedForm):
     affected_services = forms.ModelMultipleChoiceField(
         Service.objects.all(), required=False, widget=autocomplete(MajorIncident, "affected_services", multiple=True)
     )
+    stakeholders = PeopleField(
+        _users(),
+        required=False,
+        help_text="People kept informed of internal updates.",
+        widget=autocomplete(MajorIncident, "stakeholders", multiple=True),
+    )
     impact_summary = _text("Impact summary", rows=3, required=False)
     customers_affected = forms.IntegerField(
         min_value=0, required=False, label="Customers affected", widget=UnfoldAdminIntegerFieldWidget
@@ -206,11 +226,12 @@ class RecordForm(VersionedForm):
     detected_at = forms.DateTimeField(required=False, label="Detected", widget=DateTimeLocalInput)
     mitigated_at = forms.DateTimeField(required=False, label="Mitigated", widget=DateTimeLocalInput)
 
-    def __init__(self, mi: MajorIncident, services: list, *args, **kwargs) -> None:
+    def __init__(self, mi: MajorIncident, services: list, stakeholders: list, *args, **kwargs) -> None:
         initial = {
             "version": mi.version,
-            **{name: getattr(mi, name) for name in RECORD_FIELDS if name != "affected_services"},
+            **{name: getattr(mi, name) for name in RECORD_FIELDS if name not in MANY},
             "affected_services": [s.pk for s in services],
+            "stakeholders": [u.pk for u in stakeholders],
         }
         for name in TIME_FIELDS:  # the picker has minutes: compare what it can show, not the seconds
             if initial[name] is not None:
@@ -219,6 +240,7 @@ class RecordForm(VersionedForm):
         for name in ("manager", "comms_lead", "tech_lead"):
             self.fields[name].widget.preload([mi.manager, mi.comms_lead, mi.tech_lead])
         self.fields["affected_services"].widget.preload(services)
+        self.fields["stakeholders"].widget.preload(stakeholders)
 
     def changes(self) -> dict:
         """The fields that differ from the page as loaded (the PATCH the API would send)."""
@@ -227,7 +249,7 @@ class RecordForm(VersionedForm):
             if name == "version":
                 continue
             value = self.cleaned_data[name]
-            out[name] = list(value) if name == "affected_services" else value
+            out[name] = list(value) if name in MANY else value
         return out
 
 

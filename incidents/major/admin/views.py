@@ -39,7 +39,6 @@ from incidents.models import Incident
 from incidents.narration import person
 from itsm.exceptions import InvalidTransition
 
-from . import workbench
 from .forms import (
     MI_ERRORS,
     TRANSITION_FORMS,
@@ -52,6 +51,7 @@ from .forms import (
     put_refusal_on,
     refusal_text,
 )
+from .workbench import build, forms_of, has_review
 
 WORKBENCH_TEMPLATE = "admin/incidents/majorincident/workbench.html"
 INVALID = "Check the fields marked below."
@@ -99,9 +99,9 @@ class WorkbenchViewsMixin:
 
     def render_workbench(self, request: HttpRequest, mi: MajorIncident, bound: dict | None = None) -> HttpResponse:
         """The workbench page (the change page), with `bound` forms showing what was just refused."""
-        context = workbench.build(request, mi, bound=bound)
+        context = build(request, mi, bound=bound)
         media = self.media
-        for form in workbench.forms_of(context):
+        for form in forms_of(context):
             media += form.media
         context.update(
             {
@@ -197,7 +197,9 @@ class WorkbenchViewsMixin:
             return self._back(mi, "team")
         if refused := self._refused(request, policy.can_run(request.user, mi), mi, "team"):
             return refused
-        form = RecordForm(mi, list(mi.affected_services.all()), request.POST, prefix="record")
+        form = RecordForm(
+            mi, list(mi.affected_services.all()), list(mi.stakeholders.all()), request.POST, prefix="record"
+        )
         if not form.is_valid():
             return self._invalid(request, mi, form, "record")
         changes = form.changes()
@@ -372,7 +374,7 @@ class WorkbenchViewsMixin:
             return self._back(mi, "review")
         if refused := self._refused(request, policy.can_edit_review(request.user, mi), mi, "review"):
             return refused
-        current = getattr(mi, "review", None) if workbench._has_review(mi) else None
+        current = getattr(mi, "review", None) if has_review(mi) else None
         form = ReviewForm(current, request.POST, prefix="review")
         if not form.is_valid():
             return self._invalid(request, mi, form, "review")

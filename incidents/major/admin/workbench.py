@@ -99,9 +99,14 @@ def build(request: HttpRequest, mi: MajorIncident, *, bound: Mapping[str, Any] |
     can = abilities(user, mi)
     now = timezone.now()
     # The services once, for the header, the team form and the cost (business_impact reads them too).
-    prefetch_related_objects([mi], Prefetch("affected_services", queryset=Service.objects.order_by("name")))
+    prefetch_related_objects(
+        [mi],
+        Prefetch("affected_services", queryset=Service.objects.order_by("name")),
+        Prefetch("stakeholders", queryset=get_user_model().objects.order_by("first_name", "last_name", "id")),
+    )
     services = list(mi.affected_services.all())
-    review: PostIncidentReview | None = getattr(mi, "review", None) if _has_review(mi) else None
+    stakeholders = list(mi.stakeholders.all())
+    review: PostIncidentReview | None = getattr(mi, "review", None) if has_review(mi) else None
 
     context: dict[str, Any] = {
         "mi": mi,
@@ -111,7 +116,7 @@ def build(request: HttpRequest, mi: MajorIncident, *, bound: Mapping[str, Any] |
         "affected_services": services,
         "header": _header(mi, impact.business_impact(mi, now=now), now),
         "transitions": _transitions(mi, can, bound),
-        "team": _team(mi, can, services, bound),
+        "team": _team(mi, can, services, stakeholders, bound),
         "responders": _responders(request, mi, can, bound),
         "updates": _updates(mi, can, now, bound),
         "linked": _linked(mi, can, bound),
@@ -123,7 +128,8 @@ def build(request: HttpRequest, mi: MajorIncident, *, bound: Mapping[str, Any] |
     return context
 
 
-def _has_review(mi: MajorIncident) -> bool:
+def has_review(mi: MajorIncident) -> bool:
+    """Whether the record has its review row (read with it by `select_related`: no query)."""
     try:
         mi.review  # noqa: B018 (read with the record: select_related, no query)
     except PostIncidentReview.DoesNotExist:
@@ -187,14 +193,15 @@ def _transitions(mi: MajorIncident, can: Abilities, bound: dict) -> list[dict]:
     return out
 
 
-def _team(mi: MajorIncident, can: Abilities, services: list, bound: dict) -> dict:
+def _team(mi: MajorIncident, can: Abilities, services: list, stakeholders: list, bound: dict) -> dict:
     return {
         "roles": [
             ("Major incident manager", person(mi.manager) or "—"),
             ("Communications lead", person(mi.comms_lead) or "—"),
             ("Technical lead", person(mi.tech_lead) or "—"),
         ],
-        "form": (bound.get("record") or RecordForm(mi, services, prefix="record")) if can.run else None,
+        "stakeholders": ", ".join(person(u) for u in stakeholders) or "—",
+        "form": (bound.get("record") or RecordForm(mi, services, stakeholders, prefix="record")) if can.run else None,
         "url": url("record", mi.pk),
     }
 

@@ -221,6 +221,7 @@ def record_data(mi: MajorIncident, **overrides) -> dict:
         "record-chat_channel": mi.chat_channel,
         "record-update_cadence_minutes": mi.update_cadence_minutes,
         "record-affected_services": [s.pk for s in mi.affected_services.all()],
+        "record-stakeholders": [u.pk for u in mi.stakeholders.all()],
         "record-impact_summary": mi.impact_summary,
         "record-customers_affected": mi.customers_affected if mi.customers_affected is not None else "",
     }
@@ -232,7 +233,13 @@ def test_team_and_bridge_are_saved_through_the_service(console, active, comms_le
     version = active.version
     response = console.post(
         button("record", active),
-        record_data(active, comms_lead=comms_lead.pk, bridge_url="https://meet.example.com/mim", chat_channel="#pay"),
+        record_data(
+            active,
+            comms_lead=comms_lead.pk,
+            bridge_url="https://meet.example.com/mim",
+            chat_channel="#pay",
+            stakeholders=[comms_lead.pk],
+        ),
     )
     assert response.status_code == 302, texts(response)
     active.refresh_from_db()
@@ -242,6 +249,7 @@ def test_team_and_bridge_are_saved_through_the_service(console, active, comms_le
         "#pay",
     )
     assert active.version > version
+    assert list(active.stakeholders.all()) == [comms_lead]
     assert MajorIncidentEvent.objects.filter(major_incident=active, type="role_changed").exists()
     html = console.get(workbench(active)).content.decode()
     assert "Chris Comms" in html and "https://meet.example.com/mim" in html
