@@ -43,16 +43,17 @@ SWEPT_FIELDS = ["page_count", "last_paged_at", "paged_at", "next_page_at", "unan
 def acknowledge_token(responder: Responder) -> str:
     """A signed, URL-safe token naming one page (responder, person, major incident).
 
-    No expiry: the link is only good while the major incident is live, which the view checks.
+    No expiry and no timestamp: the link is only good while the major incident is live, which
+    the view checks, and every page of one responder carries the same link.
     """
     data = {"r": responder.pk, "u": responder.user_id, "m": responder.major_incident_id}
-    return signing.dumps(data, salt=ACKNOWLEDGE_SALT, compress=True)
+    return signing.Signer(salt=ACKNOWLEDGE_SALT).sign_object(data, compress=True)
 
 
 def read_acknowledge_token(token: str) -> dict | None:
     """{"r": responder id, "u": user id, "m": major incident id}, or None when forged or damaged."""
     try:
-        data = signing.loads(token, salt=ACKNOWLEDGE_SALT)
+        data = signing.Signer(salt=ACKNOWLEDGE_SALT).unsign_object(token)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("r", "u", "m")):
@@ -85,7 +86,7 @@ def _require_live(mi: MajorIncident, what: str) -> None:
 
 def _lock_responder(responder: Responder | int) -> Responder:
     pk = responder.pk if isinstance(responder, Responder) else responder
-    return Responder.objects.select_for_update().select_related("user", "assignment_group").get(pk=pk)
+    return Responder.objects.select_for_update(of=("self",)).select_related("user", "assignment_group").get(pk=pk)
 
 
 def responder_context(responder: Responder, config: MajorIncidentSettings, *, with_link: bool = True) -> dict:

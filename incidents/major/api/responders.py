@@ -5,7 +5,7 @@ Thin views over `incidents.major.responders`; `{id}` is the major incident's id 
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -17,6 +17,9 @@ from itsm.api.mixins import IDEMPOTENCY_PARAMETER, run_idempotently
 from itsm.api.serializers import StrictSerializer
 
 from .common import get_major_incident
+
+# The record's path parameter, shared with the updates endpoints.
+RECORD = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The major incident's id or number (MIM...).")
 
 
 class ResponderSerializer(serializers.ModelSerializer):
@@ -67,7 +70,7 @@ class RespondersView(GenericAPIView):
     filter_backends: list = []
     queryset = Responder.objects.none()
 
-    @extend_schema(responses={200: ResponderSerializer(many=True)})
+    @extend_schema(parameters=[RECORD], responses={200: ResponderSerializer(many=True)})
     def get(self, request, id: str):
         """Everyone paged into the response, in the order they were paged."""
         mi = get_major_incident(id)
@@ -77,7 +80,7 @@ class RespondersView(GenericAPIView):
     @extend_schema(
         request=PageRequestSerializer,
         responses={201: ResponderSerializer(many=True), 200: ResponderSerializer(many=True)},
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[RECORD, IDEMPOTENCY_PARAMETER],
     )
     def post(self, request, id: str):
         """Page a person or every active member of a group (201 with the responders; 200 when all
@@ -101,7 +104,7 @@ class AcknowledgeView(GenericAPIView):
     serializer_class = ResponderSerializer
     queryset = Responder.objects.none()
 
-    @extend_schema(request=None, responses={200: ResponderSerializer})
+    @extend_schema(request=None, parameters=[RECORD], responses={200: ResponderSerializer})
     def post(self, request, id: str, rid: int):
         """Acknowledge the page (repeating it changes nothing)."""
         responder = _responder(get_major_incident(id), rid)
@@ -116,7 +119,7 @@ class PageAgainView(GenericAPIView):
     serializer_class = ResponderSerializer
     queryset = Responder.objects.none()
 
-    @extend_schema(request=None, responses={200: ResponderSerializer})
+    @extend_schema(request=None, parameters=[RECORD], responses={200: ResponderSerializer})
     def post(self, request, id: str, rid: int):
         """Send the page again (one more `page_count`)."""
         responder = _responder(get_major_incident(id), rid)

@@ -19,6 +19,7 @@ from itsm.api.pagination import PageNumberPagination
 from itsm.api.serializers import StrictSerializer
 
 from .common import get_major_incident
+from .responders import RECORD
 
 
 class StakeholderUpdateSerializer(serializers.ModelSerializer):
@@ -73,7 +74,7 @@ class UpdatesView(GenericAPIView):
     filter_backends: list = []
     queryset = StakeholderUpdate.objects.none()
 
-    @extend_schema(responses={200: StakeholderUpdateSerializer(many=True)})
+    @extend_schema(parameters=[RECORD], responses={200: StakeholderUpdateSerializer(many=True)})
     def get(self, request, id: str):
         """Every update, newest first (page numbers)."""
         mi = get_major_incident(id)
@@ -84,7 +85,7 @@ class UpdatesView(GenericAPIView):
     @extend_schema(
         request=PostUpdateSerializer,
         responses={201: StakeholderUpdateSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[RECORD, IDEMPOTENCY_PARAMETER],
     )
     def post(self, request, id: str):
         """Post an update: delivered to the audience's people, next update due as given or after the cadence."""

@@ -1,8 +1,10 @@
 """Paging the response team: page, page again, acknowledge, the re-page sweep; the responder API."""
 
+import json
 from datetime import timedelta
 
 import pytest
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -27,9 +29,8 @@ def manager(make_user):
 
 @pytest.fixture
 def mi(manager, service):
-    return MajorIncidentFactory(
-        manager=manager, bridge_url="https://meet.example.com/bridge", chat_channel="#mim-7", affected_services=[service]
-    )
+    bridge = "https://meet.example.com/bridge"
+    return MajorIncidentFactory(manager=manager, bridge_url=bridge, chat_channel="#mim-7", affected_services=[service])
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def pages(**filters):
 
 
 def written(mi) -> tuple[int, int, int]:
-    return Responder.objects.count(), MajorIncidentEvent.objects.filter(major_incident=mi).count(), Notification.objects.count()
+    timeline = MajorIncidentEvent.objects.filter(major_incident=mi).count()
+    return Responder.objects.count(), timeline, Notification.objects.count()
 
 
 # --- page_responders -------------------------------------------------------------------------------
@@ -78,7 +80,6 @@ def test_paging_a_person_writes_the_responder_the_timeline_and_the_page(mi, mim,
 def test_the_webhook_page_carries_bridge_channel_role_and_acknowledge_link(mi, mim, oncall):
     WebhookEndpointFactory(events=["major_incident.*"], include_internal=True)
     (row,) = responders.page_responders(mi, actor=mim, user=oncall.pk, role="db")
-    import json
 
     data = json.loads(pages().get(channel="webhook").body_text)["data"]
     assert data["major_incident"]["bridge_url"] == "https://meet.example.com/bridge"
@@ -109,7 +110,7 @@ def test_paging_someone_already_responding_returns_their_row_and_pages_nobody(mi
     newcomer = make_user(roles.RESOLVER)
     group = AssignmentGroupFactory(members=[oncall, newcomer])
     rows = responders.page_responders(mi, actor=mim, assignment_group=group)
-    assert [r.pk for r in rows][0] == first.pk and [getattr(r, "paged_now", False) for r in rows] == [False, True]
+    assert rows[0].pk == first.pk and [getattr(r, "paged_now", False) for r in rows] == [False, True]
     assert Responder.objects.filter(major_incident=mi).count() == 2
 
 
@@ -225,9 +226,8 @@ def test_the_acknowledge_token_names_the_page_and_refuses_forgeries(mi, mim, onc
     assert responders.read_acknowledge_token(token) == {"r": row.pk, "u": oncall.pk, "m": mi.pk}
     assert responders.read_acknowledge_token(token[:-2] + "xx") is None
     assert responders.read_acknowledge_token("garbage") is None
-    from django.core import signing
-
     assert responders.read_acknowledge_token(signing.dumps({"r": row.pk, "u": oncall.pk, "m": mi.pk})) is None
+    assert responders.acknowledge_token(row) == token  # the same link on every page
 
 
 # --- the re-page sweep -----------------------------------------------------------------------------
