@@ -329,7 +329,8 @@ def _remind_chunk(today: date) -> int:
         ActionItem.objects.filter(done=False, due_date__lt=today, owner__isnull=False, owner__is_active=True)
         .filter(Q(reminded_on__isnull=True) | Q(reminded_on__lt=today))
         .select_for_update(skip_locked=True, of=("self",))
-        .order_by("due_date", "id")
+        # An owner's items of one record side by side (one message for them), most overdue first.
+        .order_by("review_id", "owner_id", "due_date", "id")
     )
     items = list(due[:SWEEP_CHUNK])
     if not items:
