@@ -227,10 +227,10 @@ def _current(mi: MajorIncident, name: str) -> Any:
     return getattr(mi, name)
 
 
-def _apply(mi: MajorIncident, actor, values: dict[str, Any], *, record: bool = True) -> list[str]:
+def _apply(mi: MajorIncident, actor, values: dict[str, Any]) -> list[str]:
     """Set `values` on `mi` (M2Ms saved at once), write role_changed / field_changed; the changed names.
 
-    The record itself is saved by the caller (M2Ms need it saved first, so new records are).
+    The record itself is saved by the caller.
     """
     changed = []
     for name, value in values.items():
@@ -240,15 +240,14 @@ def _apply(mi: MajorIncident, actor, values: dict[str, Any], *, record: bool = T
             if [_pk(o) for o in old] == [_pk(n) for n in new]:
                 continue
             getattr(mi, name).set(new)
-            if record:
-                events.field_changed(mi, actor, name, _display(name, old), _display(name, new))
+            events.field_changed(mi, actor, name, _display(name, old), _display(name, new))
         else:
             if old == (_pk(value) if name in ROLE_FIELDS else value):
                 continue
             setattr(mi, name, value)
-            if record and name in ROLE_FIELDS:
+            if name in ROLE_FIELDS:
                 events.role_changed(mi, actor, name, old, _pk(value))
-            elif record:
+            else:
                 events.field_changed(mi, actor, name, _display(name, old), _display(name, value))
         changed.append(name)
     return changed
@@ -423,7 +422,7 @@ def _run(mi: MajorIncident, actor, name: str, before_save: Callable[[], None] | 
 def _declare(mi: MajorIncident, actor, payload: dict) -> None:
     """proposed -> active: the response team named (manager defaults to the actor), the cadence started."""
     changes = {k: v for k, v in payload.items() if k in TRANSITION_FIELDS["declare"]}
-    if changes.get("manager") is None and mi.manager_id is None and getattr(actor, "pk", None):
+    if changes.get("manager") is None and mi.manager_id is None and getattr(actor, "is_active", False):
         changes["manager"] = actor
     values = _clean(mi, changes)
     _apply(mi, actor, values)

@@ -98,6 +98,16 @@ class MajorIncidentLinksSerializer(serializers.Serializer):
     console = serializers.URLField(required=False, help_text="The major incident's workbench in the console.")
 
 
+class BlankAsNullURLField(serializers.URLField):
+    """A URL stored as "" when unset, rendered as null ("" is not a valid `format: uri`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
 MONEY = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
 
 
@@ -105,6 +115,7 @@ class MajorIncidentSerializer(serializers.ModelSerializer):
     """The major incident as integrators read it (render `major_incident_queryset()` rows)."""
 
     state = serializers.ChoiceField(choices=MajorIncidentState.choices, read_only=True)
+    bridge_url = BlankAsNullURLField(read_only=True)
     affected_services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     stakeholders = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     estimated_cost = serializers.SerializerMethodField()
@@ -233,7 +244,7 @@ class MajorIncidentFieldsSerializer(StrictSerializer):
     manager = _user_field(help_text="The major incident manager (incident commander).")
     comms_lead = _user_field()
     tech_lead = _user_field()
-    bridge_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
+    bridge_url = serializers.URLField(max_length=500, allow_blank=True, allow_null=True, required=False)
     chat_channel = serializers.CharField(max_length=200, allow_blank=True, required=False)
     affected_services = serializers.ListField(
         child=serializers.CharField(max_length=100), max_length=200, required=False, help_text="Service slugs."
@@ -273,7 +284,9 @@ class MajorTransitionBodySerializer(StrictSerializer):
     manager = _user_field(help_text="declare: the manager (default: you).")
     comms_lead = _user_field(help_text="declare")
     tech_lead = _user_field(help_text="declare")
-    bridge_url = serializers.URLField(max_length=500, allow_blank=True, required=False, help_text="declare")
+    bridge_url = serializers.URLField(
+        max_length=500, allow_blank=True, allow_null=True, required=False, help_text="declare"
+    )
     chat_channel = serializers.CharField(max_length=200, allow_blank=True, required=False, help_text="declare")
     reason = serializers.CharField(max_length=10_000, allow_blank=True, required=False, help_text="reject (required)")
     resolve_linked = serializers.BooleanField(required=False, help_text="resolve: resolve every open linked incident")
