@@ -80,7 +80,8 @@ def _require_live(mi: MajorIncident, what: str) -> None:
             what,
             mi.state,
             [],
-            reason=f"{mi.number} is {mi.state}: responders are paged only while it is proposed or active.",
+            reason=f"{mi.number} is {mi.state}: responders are paged and acknowledge only while it is "
+            "proposed or active.",
         )
 
 

@@ -1,6 +1,7 @@
 """Stakeholder updates: posting (audiences, validation, states), cadence compliance, the overdue
 reminder sweep (once per overdue period), and the sweep task."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -110,7 +111,11 @@ def test_an_external_update_reaches_subscribers_of_every_service_and_of_the_reco
     # Nothing internal reaches the outside: no bridge, no staff names.
     assert "meet.example.com" not in external.body_text and "Chris Comms" not in external.body_text
     assert "Unsubscribe:" in external.body_text
-    assert Notification.objects.filter(endpoint=hook, event=POSTED).count() == 1
+    delivery = Notification.objects.get(endpoint=hook, event=POSTED)
+    record = json.loads(delivery.body_text)["data"]["major_incident"]
+    assert record["number"] == mi.number and set(record["affected_services"]) == {service.slug, second.slug}
+    for internal in ("bridge_url", "chat_channel", "manager", "comms_lead", "tech_lead", "incident"):
+        assert internal not in record
 
 
 def test_cadence_compliance_is_recorded_on_each_update(mi, comms_lead):
