@@ -8,14 +8,17 @@
 - `settings`: the practice's one settings row;
 - `display`: badges, colours, durations and other display helpers.
 
-Timeline sentences are `incidents.narration`; the large-table paginator is `itsm.admin_large`.
+Major incidents have their own console package, `incidents.major.admin` (the list, the workbench,
+the settings), registered from here; the incident page's propose / declare / link buttons are in
+`actions`. Timeline sentences are `incidents.narration`; the large-table paginator is `itsm.admin_large`.
 Django autodiscovers this package; importing the modules registers their admins.
 """
 
 from incidents.alerts import admin as alerts_admin  # the intake pages (alert routes, alerts, inbound mail)
+from incidents.major import admin as major_admin  # the major incident list, workbench and settings
 
 from .clocks import SlaClockAdmin
 from .incident import IncidentAdmin
 from .settings import IncidentSettingsAdmin
 
-__all__ = ["IncidentAdmin", "IncidentSettingsAdmin", "SlaClockAdmin", "alerts_admin"]
+__all__ = ["IncidentAdmin", "IncidentSettingsAdmin", "SlaClockAdmin", "alerts_admin", "major_admin"]

@@ -12,6 +12,12 @@ Each console action calls the same `incidents.services` function as its API equi
 - Resolve (bulk): `run_transition("resolve")`; `POST {id}/transitions/resolve/`, one per incident.
 - My work and the other queues (list views, not changes): `IncidentQuerySet.in_queue`;
   `GET /?queue=my_work` (or `mine`, `my_groups`, `unassigned`).
+- Propose / declare a major incident (change page): `incidents.major.lifecycle.propose`;
+  `POST /api/v1/major-incidents/` `{"incident", "reason", "declare"}`. Declaring an incident whose
+  major incident is still proposed accepts that proposal: `lifecycle.run_transition("declare")`;
+  `POST /api/v1/major-incidents/{id}/transitions/declare/`.
+- Link to major incident (bulk): `incidents.major.links.link_incidents`, one call for the whole
+  selection; `POST /api/v1/major-incidents/{id}/incidents/` `{"incidents": [ids]}`.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ from django.urls import path, reverse
 from unfold.decorators import action
 
 from incidents import policy, services
-from incidents.choices import Transition, Visibility
-from incidents.models import Incident
+from incidents.choices import TERMINAL_STATES, Transition, Visibility
+from incidents.major import policy as major_policy
+from incidents.major.admin.forms import MI_ERRORS, LinkToMajorForm, ProposeForm, put_refusal_on, refusal_text
+from incidents.major.choices import HOLDING_STATES, LIVE_STATES, MajorIncidentState
+from incidents.models import Incident, MajorIncident
 from itsm.exceptions import InvalidTransition, StaleRecord
 
 from .display import PRIORITY_COLOURS, STATE_COLOURS
@@ -104,12 +113,15 @@ class IncidentActionsMixin:
 
     # --- transitions (buttons on the change page) ---------------------------------------------
     def get_actions_detail(self, request: HttpRequest, object_id) -> list:
-        """Only the transitions `services.available_transitions` allows this user now."""
+        """Only the transitions `services.available_transitions` allows this user now, and the
+        major incident buttons when they apply (`major_incident_buttons`)."""
         candidates = super().get_actions_detail(request, object_id)
         incident = self.get_object(request, object_id)
         allowed = set(services.available_transitions(incident, request.user)) if incident else set()
-        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}_transition_"
-        return [a for a in candidates if a.action_name.removeprefix(prefix) in allowed]
+        base = f"{self.model._meta.app_label}_{self.model._meta.model_name}_"
+        allowed |= {f"transition_{name}" for name in allowed}
+        allowed |= set(major_incident_buttons(request.user, incident)) if incident else set()
+        return [a for a in candidates if a.action_name.removeprefix(base) in allowed]
 
     def _transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
         """GET: a small form asking for the transition's fields; POST: services.run_transition."""
@@ -258,6 +270,133 @@ class IncidentActionsMixin:
             )
             return None
         return self._bulk_form(request, queryset, incidents, form, "resolve_selected", "Resolve incidents")
+
+    # --- major incidents: link (bulk), propose and declare (change page) ------------------------
+    def has_link_major_incident_permission(self, request: HttpRequest) -> bool:
+        """Whoever may change major incidents at all (the service asks the policy per record)."""
+        return request.user.has_perm("incidents.change_majorincident")
+
+    @action(description="Link to major incident…", permissions=["link_major_incident"], icon="crisis_alert")
+    def link_to_major_incident(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Choose a live major incident, then `links.link_incidents` with the whole selection."""
+        from incidents.major import links
+
+        incidents = self._bulk_targets(request, queryset)
+        if incidents is None:
+            return None
+        form = LinkToMajorForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            mi = form.cleaned_data["major_incident"]
+            decision = major_policy.can_run(request.user, mi)
+            if not decision:
+                self.message_user(request, decision.reason, messages.ERROR)
+                return None
+            try:
+                linked = links.link_incidents(mi, actor=request.user, incidents=incidents)
+            except MI_ERRORS as exc:
+                self.message_user(request, f"Nothing linked to {mi.number}: {refusal_text(exc)}", messages.ERROR)
+                return None
+            numbers = [i.number for i in (linked or incidents)]
+            shown = ", ".join(numbers[:20]) + (f" and {len(numbers) - 20} more" if len(numbers) > 20 else "")
+            self.message_user(request, f"{len(numbers)} incident(s) linked to {mi.number}: {shown}.", messages.SUCCESS)
+            return None
+        return self._bulk_form(request, queryset, incidents, form, "link_to_major_incident", "Link to a major incident")
+
+    @action(description="Propose major incident", url_path="propose-major-incident", icon="crisis_alert")
+    def propose_major_incident(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._major_incident_view(request, object_id, declare=False)
+
+    @action(description="Declare major incident", url_path="declare-major-incident", icon="campaign")
+    def declare_major_incident(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._major_incident_view(request, object_id, declare=True)
+
+    def _major_incident_view(self, request: HttpRequest, object_id: str, declare: bool) -> HttpResponse:
+        """GET: ask why (propose, declare) or confirm (accept a proposal); POST: the lifecycle service."""
+        from incidents.major import lifecycle
+
+        incident = get_object_or_404(Incident.objects.select_related("major_incident"), pk=object_id)
+        if not self.has_view_permission(request, incident):
+            raise PermissionDenied
+        change_url = reverse("admin:incidents_incident_change", args=[incident.pk])
+        decision = major_policy.can_declare(request.user) if declare else major_policy.can_propose(request.user)
+        if not decision:
+            messages.error(request, decision.reason)
+            return HttpResponseRedirect(change_url)
+        proposal = _open_proposal(incident) if declare else None
+        form = None if proposal else ProposeForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and (form is None or form.is_valid()):
+            try:
+                if proposal is not None:
+                    mi = lifecycle.run_transition(
+                        proposal, "declare", actor=request.user, payload={}, expected_version=_int(request.POST)
+                    )
+                else:
+                    mi = lifecycle.propose(actor=request.user, incident=incident, declare=declare, **form.arguments())
+            except MI_ERRORS as exc:
+                if form is not None and isinstance(exc, ValidationError):
+                    put_refusal_on(form, exc)
+                else:
+                    messages.error(request, refusal_text(exc))
+                    return HttpResponseRedirect(change_url)
+            else:
+                verb = "declared" if mi.state == MajorIncidentState.ACTIVE else "proposed"
+                messages.success(request, f"{mi.number} {verb} for {incident.number}.")
+                return HttpResponseRedirect(reverse("admin:incidents_majorincident_change", args=[mi.pk]))
+        title = f"{'Declare' if declare else 'Propose'} a major incident: {incident.number}"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "incident": incident,
+            "form": form,
+            "proposal": proposal,
+            "declare": declare,
+            "change_url": change_url,
+            "state_colour": STATE_COLOURS.get(incident.state, "default"),
+            "priority_colour": PRIORITY_COLOURS.get(incident.priority, "default"),
+        }
+        return TemplateResponse(request, "admin/incidents/incident/major_incident_form.html", context)
+
+
+def _int(data) -> int | None:
+    try:
+        return int(data.get("version", ""))
+    except ValueError:
+        return None
+
+
+def _open_proposal(incident: Incident) -> MajorIncident | None:
+    """The proposed major incident `incident` is the primary of (declaring it accepts the proposal)."""
+    mi = incident.major_incident
+    if mi is not None and mi.state == MajorIncidentState.PROPOSED and mi.incident_id == incident.pk:
+        return mi
+    return None
+
+
+def held_by(incident: Incident) -> MajorIncident | None:
+    """The major incident holding `incident` (primary of one not rejected, or linked to a live one)."""
+    mi = incident.major_incident
+    if mi is None:
+        return None
+    if mi.incident_id == incident.pk and mi.state in HOLDING_STATES:
+        return mi
+    return mi if mi.state in LIVE_STATES else None
+
+
+def major_incident_buttons(user, incident: Incident) -> list[str]:
+    """Which of the change page's major incident buttons `user` sees on `incident` now.
+
+    Propose for anyone who may propose, declare for Major Incident Managers, while nothing holds
+    the incident yet; a MIM also sees declare on the incident's open proposal (to accept it).
+    """
+    if incident.state in TERMINAL_STATES:
+        return []
+    holder = held_by(incident)
+    may_declare = bool(major_policy.can_declare(user))
+    if holder is not None:
+        return ["declare_major_incident"] if may_declare and _open_proposal(incident) else []
+    buttons = ["propose_major_incident"] if major_policy.can_propose(user) else []
+    return buttons + (["declare_major_incident"] if may_declare else [])
 
 
 def _transition_action(name: str):

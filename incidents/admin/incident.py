@@ -28,6 +28,7 @@ from unfold.decorators import display
 
 from incidents import policy, services
 from incidents.choices import TERMINAL_STATES, Channel, Visibility
+from incidents.major.admin.panel import major_incident_panel
 from incidents.models import Comment, InboundMessage, Incident, IncidentAlert, SlaClock, TimelineEvent
 from incidents.models.sla import LIVE_STAGES
 from incidents.narration import TimelineNarrator, person
@@ -101,9 +102,13 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
     ]
     list_filter_submit = True
     autocomplete_fields = ["service", "category", "caller", "assignment_group", "assignee", "parent"]
-    actions = ["assign_to_me", "assign_to_group", "resolve_selected"]
+    actions = ["assign_to_me", "assign_to_group", "resolve_selected", "link_to_major_incident"]
     actions_list = ["my_work"]
-    actions_detail = [f"transition_{name}" for name in services.TRANSITION_NAMES]
+    actions_detail = [
+        *(f"transition_{name}" for name in services.TRANSITION_NAMES),
+        "propose_major_incident",
+        "declare_major_incident",
+    ]
     warn_unsaved_form = True
     change_form_before_template = "admin/incidents/incident/change_form_before.html"
     change_form_outer_before_template = "admin/incidents/incident/change_form_notice.html"
@@ -188,9 +193,11 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
         key = (str(object_id), from_field)
         if key not in cache:
             field = Incident._meta.pk if from_field is None else Incident._meta.get_field(from_field)
-            # The alert row (reverse one-to-one) and the parent come in the same query, for the Alert
-            # and Recurrences panels of the change page.
-            queryset = self.get_queryset(request).select_related("assignment_group", "created_by", "alert", "parent")
+            # The alert row (reverse one-to-one), the parent and the major incident come in the same
+            # query, for the Alert, Recurrences and Major incident panels of the change page.
+            queryset = self.get_queryset(request).select_related(
+                "assignment_group", "created_by", "alert", "parent", "major_incident"
+            )
             try:
                 cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
             except (Incident.DoesNotExist, ValidationError, ValueError):
@@ -375,6 +382,7 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
         decision = policy.can_change(request.user, incident)
         return {
             **self._intake_context(request, incident),
+            "major_incident_panel": major_incident_panel(incident),
             "show_save_and_add_another": False,
             "incident": incident,
             "sla_clocks": clock_rows,
