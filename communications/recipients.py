@@ -241,7 +241,9 @@ def resolve(
 
     for endpoint in config.endpoints.values():
         if registry.matches(endpoint.events, event_type):
-            candidates.append(endpoint_target(endpoint, "endpoint listens to this event"))
+            target = endpoint_target(endpoint, "endpoint listens to this event")
+            target.internal_ok = target.internal_ok or registry.is_for_listeners(event_type)
+            candidates.append(target)
 
     if public:
         if subscriptions is None:

@@ -40,6 +40,7 @@ class _Registered:
 
 _event_types: dict[str, str] = {}
 _subject_kinds: set[str] = set()
+_for_listeners: set[str] = set()
 _default_rules: dict[str, dict] = {}
 _templates: list[_Registered] = []  # value: a template directory
 _samples: list[_Registered] = []  # value: a SampleFactory
@@ -49,18 +50,29 @@ def _label(name: str) -> str:
     return name.replace(".", " ").replace("_", " ").capitalize()
 
 
-def register_event_types(*names: str, labels: Mapping[str, str] | None = None, subject_kind: str = "") -> None:
+def register_event_types(
+    *names: str, labels: Mapping[str, str] | None = None, subject_kind: str = "", for_listeners: bool = False
+) -> None:
     """Make event types known (idempotent). Call from `AppConfig.ready()`.
 
     `labels` maps names to human labels (default: derived from the name); `subject_kind` names
     the kind of record these events are about, so people can subscribe to one such record.
+    `for_listeners`: the events are internal (never to subscribers or outsiders) yet meant for the
+    endpoints that listen to them, `include_internal` or not (a page to a chat channel).
     """
     for name in names:
         if not name or "*" in name or "." not in name or name != name.strip():
             raise ValueError(f"Invalid event type name {name!r}: use 'area.event', no spaces or '*'.")
         _event_types[name] = (labels or {}).get(name) or _event_types.get(name) or _label(name)
+        if for_listeners:
+            _for_listeners.add(name)
     if subject_kind:
         _subject_kinds.add(subject_kind)
+
+
+def is_for_listeners(event_type: str) -> bool:
+    """Registered with `for_listeners`: listening endpoints receive it even though it is internal."""
+    return event_type in _for_listeners
 
 
 def register_default_rules(rules: Mapping[str, Mapping]) -> None:

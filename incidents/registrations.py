@@ -354,6 +354,8 @@ def register() -> None:
     registry.register_event_types(
         *MAJOR_INCIDENT_EVENT_TYPES, labels=MAJOR_INCIDENT_EVENT_TYPES, subject_kind="major_incident"
     )
+    # A page is internal (bridge, acknowledge link) but goes to every endpoint that listens to it.
+    registry.register_event_types("major_incident.paged", for_listeners=True)
     registry.register_templates(TEMPLATES, "incident.*", "sla.*", "major_incident.*")
     registry.register_samples(incident_sample, "incident.*", "sla.*")
     registry.register_samples(major_incident_sample, "major_incident.*")

@@ -513,7 +513,12 @@ def _close(mi: MajorIncident, actor, payload: dict) -> None:
             "closed_at": _iso(mi.closed_at),
         },
     )
-    notify.emit_event(mi, "major_incident.closed", actor, extra={"root_cause": review.root_cause})
+    notify.emit_event(
+        mi,
+        "major_incident.closed",
+        actor,
+        extra={"root_cause": review.root_cause, "lessons_learned": review.lessons_learned},
+    )
 
 
 # --- edits --------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ def _name(user) -> str:
 
 
 def major_incident_context(mi: MajorIncident) -> dict:
-    """The fields templates and webhook receivers get (JSON-serialisable, no internal notes)."""
+    """The fields templates and webhook receivers get (JSON-serialisable); public occurrences get
+    only `PUBLIC_RECORD_FIELDS` of it."""
     services = list(mi.affected_services.all())
     return {
         "id": mi.pk,
@@ -57,6 +58,29 @@ def major_incident_context(mi: MajorIncident) -> dict:
         "next_update_due_at": mi.next_update_due_at.isoformat() if mi.next_update_due_at else None,
         "url": major_incident_url(mi),
     }
+
+
+# What an outsider may read about the record (DOMAIN.md: no staff names, no internal incident
+# numbers, no bridge): public occurrences carry only these fields of the record.
+PUBLIC_RECORD_FIELDS = (
+    "id",
+    "number",
+    "title",
+    "state",
+    "priority",
+    "impact_summary",
+    "affected_services",
+    "affected_service_names",
+    "declared_at",
+    "resolved_at",
+    "next_update_due_at",
+    "url",
+)
+
+
+def public_record(record: dict) -> dict:
+    """The record context (`major_incident_context`) with only what outsiders may read."""
+    return {name: record[name] for name in PUBLIC_RECORD_FIELDS if name in record}
 
 
 def subject_for(mi: MajorIncident) -> Subject:
@@ -103,7 +127,7 @@ def emit_events(mi: MajorIncident, occurrences: list[Occurrence]) -> list[list]:
     record = major_incident_context(mi)
     emissions = []
     for occurrence in occurrences:
-        context = {"major_incident": record, **occurrence.extra}
+        context = {"major_incident": public_record(record) if occurrence.public else record, **occurrence.extra}
         actor = occurrence.actor
         if actor is not None and getattr(actor, "pk", None):
             context["actor"] = {"id": actor.pk, "name": _name(actor)}

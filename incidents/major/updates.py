@@ -21,7 +21,7 @@ from django.utils import timezone
 from incidents.major import common, events, policy
 from incidents.major.choices import Audience, MajorIncidentState, MajorTimelineType, UpdateStatus
 from incidents.major.models import MajorIncident, StakeholderUpdate
-from incidents.major.notify import Occurrence, emit_events, major_incident_context
+from incidents.major.notify import Occurrence, emit_events
 from itsm.exceptions import InvalidTransition
 
 POSTED = "major_incident.update_posted"
@@ -53,30 +53,6 @@ def update_context(update: StakeholderUpdate, *, public: bool) -> dict:
             on_time=update.on_time,
         )
     return data
-
-
-# What an outsider may read about the record (DOMAIN.md: no staff names, no internal numbers,
-# no bridge): the record context minus the rest, for public occurrences.
-PUBLIC_RECORD_FIELDS = (
-    "id",
-    "number",
-    "title",
-    "state",
-    "priority",
-    "impact_summary",
-    "affected_services",
-    "affected_service_names",
-    "declared_at",
-    "resolved_at",
-    "next_update_due_at",
-    "url",
-)
-
-
-def public_record(mi: MajorIncident) -> dict:
-    """The record's template/webhook context with only what outsiders may read."""
-    record = major_incident_context(mi)
-    return {name: record[name] for name in PUBLIC_RECORD_FIELDS if name in record}
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -158,8 +134,6 @@ def post_update(
     )
     public = audience == Audience.EXTERNAL
     extra = {"update": update_context(update, public=public)}
-    if public:
-        extra["major_incident"] = public_record(mi)
     emit_events(mi, [Occurrence(POSTED, actor, extra=extra, public=public)])
     return update
 
