@@ -182,6 +182,7 @@ class AlertEventView(AlertView):
         request=AlertEventSerializer,
         responses={202: AlertEventResultSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
+        extensions={"x-errors": ["404"]},  # acknowledge/resolve of a dedup key never seen
         examples=[
             OpenApiExample(
                 "Trigger",

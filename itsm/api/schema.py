@@ -45,7 +45,9 @@ def _wanted(path: str, method: str, operation: dict) -> list[str]:
     headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
     query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
     codes = ["400", "401", "403", "405", "406", "413", "429"]
-    if "{" in path or query & {"cursor", "page"}:
+    # An operation may name further codes it answers: @extend_schema(extensions={"x-errors": ["404"]}).
+    codes += [c for c in operation.pop("x-errors", []) if c not in codes]
+    if ("{" in path or query & {"cursor", "page"}) and "404" not in codes:
         codes.append("404")
     if method in ("post", "put", "patch", "delete"):
         codes.append("409")

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from incidents import services
+from incidents.major import lifecycle, links, responders, updates
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
 
@@ -17,8 +18,16 @@ def seeded(make_user):
     CategoryFactory(name="Network")
     SlaPolicyFactory(name="Respond in 1 h", kind="response", target_minutes=60)
     SlaPolicyFactory(name="Resolve in 8 h", kind="resolution", target_minutes=480)
+    incidents = []
     for i in range(3):
         incident = services.open_incident(actor=admin, title=f"seed {i}", service=service)
         services.add_comment(incident, actor=admin, body="seen", visibility="public")
+        incidents.append(incident)
+    # An active major incident with a responder, an update and a linked incident, so the fuzzer
+    # reaches its sub-resources (ids 1) instead of 404s.
+    mi = lifecycle.propose(actor=admin, incident=incidents[0], reason="seed", declare=True)
+    responders.page_responders(mi, actor=admin, user=admin)
+    updates.post_update(mi, actor=admin, audience="external", status="investigating", body="Looking.")
+    links.link_incidents(mi, actor=admin, incidents=[incidents[1]])
     token, _ = Token.objects.get_or_create(user=admin)
     return {"Authorization": f"Token {token.key}"}
