@@ -7,6 +7,7 @@ another is collected twice over and couples unrelated tests).
 import ast
 import json
 import pathlib
+import threading
 import time
 
 from django.db import connection
@@ -19,6 +20,31 @@ def commit() -> None:
     hooks, connection.run_on_commit[:] = list(connection.run_on_commit), []
     for _, hook, _ in hooks:
         hook()
+
+
+def run_in_threads(count: int, work, timeout: float = 120.0) -> list:
+    """Run work(i) in `count` threads released together; return their results or exceptions.
+
+    Each thread closes its database connection when done (integration tests on PostgreSQL).
+    """
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def runner(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # collected and asserted by the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):

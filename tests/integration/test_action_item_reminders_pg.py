@@ -6,42 +6,20 @@ outbox rows) makes the later one find nothing left. Every owner gets one notific
 record and channel, every item is marked once.
 """
 
-import threading
 import time
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 
 from communications.models import Notification
 from incidents.major import review
 from incidents.major.models import ActionItem
 from itsm import roles
+from tests.helpers import run_in_threads
 from tests.incidents.major.factories import MajorIncidentFactory
 
 TODAY = date(2030, 3, 15)
 OVERDUE = "major_incident.action_item_overdue"
-
-
-def run_together(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 @pytest.fixture
@@ -77,7 +55,7 @@ def test_concurrent_sweeps_remind_each_item_once(overdue_items, monkeypatch):
         return written
 
     monkeypatch.setattr(review.notify, "emit_events", slow)
-    results = run_together(4, lambda i: review.remind_overdue_action_items(TODAY))
+    results = run_in_threads(4, lambda i: review.remind_overdue_action_items(TODAY))
     assert all(isinstance(r, int) for r in results), results
     assert sum(results) == len(items)
     assert sorted(reminded) == sorted(item.pk for item in items)  # each item in exactly one reminder

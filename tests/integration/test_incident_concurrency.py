@@ -1,11 +1,9 @@
 """Concurrency on PostgreSQL: unique numbers under parallel creates, one winner per transition,
 and SLA breaches that fire exactly once with a real worker."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from incidents import services
@@ -15,29 +13,7 @@ from itsm import roles
 from itsm.exceptions import InvalidTransition
 from itsm.models import BusinessCalendar, SlaPolicy
 from tests.factories import AssignmentGroupFactory
-from tests.helpers import wait_for
-
-
-def run_in_threads(count: int, work) -> list:
-    """Run work(i) in `count` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+from tests.helpers import run_in_threads, wait_for
 
 
 @pytest.fixture

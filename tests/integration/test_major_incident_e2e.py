@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from datetime import timedelta
 from email import message_from_bytes
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from django.db import connection
 from django.utils import timezone
 
 from communications import services as communications
@@ -33,7 +31,7 @@ from itsm import roles
 from itsm.queue import send_now
 from tests.communications.live import Recorder, SmtpSink, Worker, http_receiver, set_publish_broker
 from tests.factories import ServiceFactory
-from tests.helpers import wait_for
+from tests.helpers import run_in_threads, wait_for
 from tests.incidents.major.factories import MajorIncidentFactory
 
 SECRET = "major-incident-secret-0123"
@@ -195,28 +193,6 @@ def test_the_cadence_reminder_survives_a_broker_outage_and_arrives_exactly_once(
     assert sorted(smtp.message_ids()) == sorted(f"<{n.delivery_id}@localhost>" for n in reminders)
     assert set(reminders.values_list("attempts", flat=True)) == {1}
     assert MajorIncidentEvent.objects.filter(major_incident=mi, type="update_overdue").count() == 1
-
-
-def run_in_threads(count: int, work) -> list:
-    """Run work(i) in `count` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def test_concurrent_sweeps_re_page_and_remind_exactly_once(team):
