@@ -36,6 +36,7 @@ from unfold.decorators import action
 
 from incidents import policy, services
 from incidents.choices import TERMINAL_STATES, Transition, Visibility
+from incidents.major import lifecycle, links
 from incidents.major import policy as major_policy
 from incidents.major.admin.forms import MI_ERRORS, LinkToMajorForm, ProposeForm, put_refusal_on, refusal_text
 from incidents.major.choices import HOLDING_STATES, LIVE_STATES, MajorIncidentState
@@ -279,18 +280,12 @@ class IncidentActionsMixin:
     @action(description="Link to major incident…", permissions=["link_major_incident"], icon="crisis_alert")
     def link_to_major_incident(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Choose a live major incident, then `links.link_incidents` with the whole selection."""
-        from incidents.major import links
-
         incidents = self._bulk_targets(request, queryset)
         if incidents is None:
             return None
         form = LinkToMajorForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             mi = form.cleaned_data["major_incident"]
-            decision = major_policy.can_run(request.user, mi)
-            if not decision:
-                self.message_user(request, decision.reason, messages.ERROR)
-                return None
             try:
                 linked = links.link_incidents(mi, actor=request.user, incidents=incidents)
             except MI_ERRORS as exc:
@@ -312,8 +307,6 @@ class IncidentActionsMixin:
 
     def _major_incident_view(self, request: HttpRequest, object_id: str, declare: bool) -> HttpResponse:
         """GET: ask why (propose, declare) or confirm (accept a proposal); POST: the lifecycle service."""
-        from incidents.major import lifecycle
-
         incident = get_object_or_404(Incident.objects.select_related("major_incident"), pk=object_id)
         if not self.has_view_permission(request, incident):
             raise PermissionDenied

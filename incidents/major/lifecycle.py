@@ -380,6 +380,16 @@ def _validate_payload(mi: MajorIncident, name: str, payload: dict) -> None:
 
 
 @transaction.atomic
+def refusal(mi: MajorIncident, name: str, actor) -> PermissionDenied | InvalidTransition | None:
+    """Why `actor` may not run transition `name` on `mi` now (403 before 409), or None when they may."""
+    decision = _decision(actor, mi, name)
+    if not decision:
+        return PermissionDenied(decision.reason)
+    if not can_proceed(getattr(mi, name), check_conditions=False):
+        return InvalidTransition(mi.number, name, mi.state, available_transitions(mi, actor))
+    return None
+
+
 def run_transition(
     mi: MajorIncident | int, name: str, *, actor, payload: dict | None = None, expected_version: int | None = None
 ) -> MajorIncident:
@@ -389,9 +399,8 @@ def run_transition(
     payload = dict(payload or {})
     mi = common.lock(mi)
     common.check_version(mi, expected_version)
-    common.require(_decision(actor, mi, name))
-    if not can_proceed(getattr(mi, name), check_conditions=False):
-        raise InvalidTransition(mi.number, name, mi.state, available_transitions(mi, actor))
+    if (refused := refusal(mi, name, actor)) is not None:
+        raise refused
     _validate_payload(mi, name, payload)
     {
         "declare": _declare,

@@ -14,9 +14,10 @@ Console button -> service (API twin under /api/v1/major-incidents/{id}/):
 - "Download as Markdown" -> `history.timeline_markdown` (the timeline) and `history.review_markdown`
   (the whole review), as the API exports them.
 
-Each view asks `incidents.major.policy` first (the same decision the service takes, so a refusal
-reads the same) and reports every refusal (ValidationError, PermissionDenied, InvalidTransition,
-Conflict, StaleRecord) as an admin message; a form whose input was refused comes back filled in.
+Each view leaves the decisions to the service (policy, state, version) and reports every refusal
+(ValidationError, PermissionDenied, InvalidTransition, Conflict, StaleRecord) as an admin message;
+a form whose input was refused comes back filled in. A transition button asks the service's own
+`lifecycle.refusal` before reading its form, so a refused one says why rather than what to fill in.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from incidents.major import history, policy
+from incidents.major import history, lifecycle, links, responders, updates
+from incidents.major import review as review_service
 from incidents.major.choices import MajorTransition
 from incidents.major.models import ActionItem, MajorIncident, Responder
 from incidents.models import Incident
 from incidents.narration import person
-from itsm.exceptions import InvalidTransition
 
 from .forms import (
     MI_ERRORS,
@@ -114,13 +115,6 @@ class WorkbenchViewsMixin:
         )
         return TemplateResponse(request, WORKBENCH_TEMPLATE, context)
 
-    def _refused(self, request: HttpRequest, decision, mi: MajorIncident, anchor: str) -> HttpResponse | None:
-        """A policy refusal as a message and a redirect; None when allowed."""
-        if decision:
-            return None
-        messages.error(request, decision.reason or "You may not do that.")
-        return self._back(mi, anchor)
-
     def _attempt(
         self,
         request: HttpRequest,
@@ -150,22 +144,13 @@ class WorkbenchViewsMixin:
     # --- transitions ---------------------------------------------------------------------------------
     def transition_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
         """POST: `lifecycle.run_transition` with the transition's fields and the loaded version."""
-        from incidents.major import lifecycle
-
         mi = self._load(request, object_id)
         if name not in TRANSITION_FORMS:
             raise Http404("No such transition.")
         if request.method != "POST":
             return self._back(mi)
-        if name not in lifecycle.available_transitions(mi, request.user):
-            decision = policy.can_declare(request.user) if name in ("declare", "reject") else None
-            if decision is None:
-                decision = policy.can_transition(request.user, mi, name)
-            if decision:
-                available = lifecycle.available_transitions(mi, request.user)
-                messages.error(request, InvalidTransition(mi.number, name, mi.state, available).detail)
-            else:
-                messages.error(request, decision.reason)
+        if (refused := lifecycle.refusal(mi, name, request.user)) is not None:
+            messages.error(request, refusal_text(refused))
             return self._back(mi)
         form = TRANSITION_FORMS[name](request.POST, prefix=name)
         if not form.is_valid():
@@ -190,13 +175,9 @@ class WorkbenchViewsMixin:
     # --- the record: team, bridge, cadence -----------------------------------------------------------
     def record_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `lifecycle.update_major_incident` with the changed fields and the loaded version."""
-        from incidents.major import lifecycle
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "team")
-        if refused := self._refused(request, policy.can_run(request.user, mi), mi, "team"):
-            return refused
         form = RecordForm(
             mi, list(mi.affected_services.all()), list(mi.stakeholders.all()), request.POST, prefix="record"
         )
@@ -221,13 +202,9 @@ class WorkbenchViewsMixin:
     # --- responders ----------------------------------------------------------------------------------
     def page_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `responders.page_responders` for a person or every member of a group."""
-        from incidents.major import responders
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "responders")
-        if refused := self._refused(request, policy.can_run(request.user, mi), mi, "responders"):
-            return refused
         form = PageForm(request.POST, prefix="page")
         if not form.is_valid():
             return self._invalid(request, mi, form, "page")
@@ -253,14 +230,10 @@ class WorkbenchViewsMixin:
 
     def page_again_view(self, request: HttpRequest, object_id: str, responder_id: int) -> HttpResponse:
         """POST: `responders.page_again`."""
-        from incidents.major import responders
-
         mi = self._load(request, object_id)
         responder = self._responder(mi, responder_id)
         if request.method != "POST":
             return self._back(mi, "responders")
-        if refused := self._refused(request, policy.can_run(request.user, mi), mi, "responders"):
-            return refused
         return self._attempt(
             request,
             mi,
@@ -271,14 +244,10 @@ class WorkbenchViewsMixin:
 
     def acknowledge_view(self, request: HttpRequest, object_id: str, responder_id: int) -> HttpResponse:
         """POST: `responders.acknowledge` (the responder, or a MIM recording it for them)."""
-        from incidents.major import responders
-
         mi = self._load(request, object_id)
         responder = self._responder(mi, responder_id)
         if request.method != "POST":
             return self._back(mi, "responders")
-        if refused := self._refused(request, policy.can_acknowledge(request.user, responder), mi, "responders"):
-            return refused
         return self._attempt(
             request,
             mi,
@@ -290,13 +259,9 @@ class WorkbenchViewsMixin:
     # --- stakeholder updates -------------------------------------------------------------------------
     def post_update_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `updates.post_update`."""
-        from incidents.major import updates
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "updates")
-        if refused := self._refused(request, policy.can_post_update(request.user, mi), mi, "updates"):
-            return refused
         form = UpdateForm(mi, request.POST, prefix="update")
         if not form.is_valid():
             return self._invalid(request, mi, form, "update")
@@ -319,13 +284,9 @@ class WorkbenchViewsMixin:
     # --- linked incidents ----------------------------------------------------------------------------
     def link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `links.link_incidents` with the incidents named by number."""
-        from incidents.major import links
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "linked")
-        if refused := self._refused(request, policy.can_run(request.user, mi), mi, "linked"):
-            return refused
         form = LinkNumbersForm(request.POST, prefix="link")
         if not form.is_valid():
             return self._invalid(request, mi, form, "link")
@@ -348,14 +309,10 @@ class WorkbenchViewsMixin:
 
     def unlink_view(self, request: HttpRequest, object_id: str, incident_id: int) -> HttpResponse:
         """POST: `links.unlink_incident`."""
-        from incidents.major import links
-
         mi = self._load(request, object_id)
         incident = get_object_or_404(Incident, pk=incident_id)
         if request.method != "POST":
             return self._back(mi, "linked")
-        if refused := self._refused(request, policy.can_run(request.user, mi), mi, "linked"):
-            return refused
         return self._attempt(
             request,
             mi,
@@ -367,13 +324,9 @@ class WorkbenchViewsMixin:
     # --- the review ----------------------------------------------------------------------------------
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `review.update_review` with the changed fields and the review's loaded version."""
-        from incidents.major import review as review_service
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "review")
-        if refused := self._refused(request, policy.can_edit_review(request.user, mi), mi, "review"):
-            return refused
         current = getattr(mi, "review", None) if has_review(mi) else None
         form = ReviewForm(current, request.POST, prefix="review")
         if not form.is_valid():
@@ -401,13 +354,9 @@ class WorkbenchViewsMixin:
 
     def add_action_item_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: `review.add_action_item`."""
-        from incidents.major import review as review_service
-
         mi = self._load(request, object_id)
         if request.method != "POST":
             return self._back(mi, "action-items")
-        if refused := self._refused(request, policy.can_edit_review(request.user, mi), mi, "action-items"):
-            return refused
         form = ActionItemForm(request.POST, prefix="new-item")
         if not form.is_valid():
             return self._invalid(request, mi, form, "new_item")
@@ -423,8 +372,6 @@ class WorkbenchViewsMixin:
 
     def action_item_view(self, request: HttpRequest, object_id: str, item_id: int) -> HttpResponse:
         """POST: `review.update_action_item` with the changed fields."""
-        from incidents.major import review as review_service
-
         mi = self._load(request, object_id)
         item = get_object_or_404(
             ActionItem.objects.select_related("owner", "review"), pk=item_id, review__major_incident=mi
@@ -432,8 +379,6 @@ class WorkbenchViewsMixin:
         item.review.major_incident = mi
         if request.method != "POST":
             return self._back(mi, "action-items")
-        if refused := self._refused(request, policy.can_update_action_item(request.user, item), mi, "action-items"):
-            return refused
         form = ActionItemForm(request.POST, item=item)
         if not form.is_valid():
             return self._invalid(request, mi, form, f"item-{item.pk}")
