@@ -80,3 +80,29 @@ def celery_worker_process(transactional_db, redis_url):
         pytest.fail(str(exc))
     yield worker.proc
     worker.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    """A loopback SMTP server for the test module."""
+    from tests.communications.live import SmtpSink
+
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, redis_url, smtp, tmp_path_factory):
+    """One real worker per test module that asks for it, sending email to the module's SMTP sink."""
+    import redis
+
+    from tests.communications.live import Worker
+
+    redis.Redis.from_url(redis_url).flushdb()
+    running = Worker(
+        tmp_path_factory.mktemp("worker") / "worker.log",
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+        NOTIFICATION_SWEEP_GRACE_SECONDS="0",  # the sweep may take rows at once (no beat races it here)
+    )
+    yield running.start()
+    running.stop()

@@ -12,7 +12,6 @@ import hmac
 import time
 
 import pytest
-import redis
 from django.contrib.auth import get_user_model
 
 from communications import services
@@ -21,8 +20,6 @@ from communications.tasks import sweep_notifications
 from itsm.queue import send_now
 from tests.communications.live import (
     Recorder,
-    SmtpSink,
-    Worker,
     emit_one,
     endpoint_at,
     http_receiver,
@@ -31,25 +28,6 @@ from tests.communications.live import (
 from tests.helpers import wait_for
 
 SECRET = "integration-secret-0123"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, redis_url, smtp, tmp_path_factory):
-    """One real worker for this module, sending email to the SMTP sink."""
-    redis.Redis.from_url(redis_url).flushdb()
-    running = Worker(
-        tmp_path_factory.mktemp("worker") / "worker.log",
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        NOTIFICATION_SWEEP_GRACE_SECONDS="0",  # the sweep may take rows at once (no beat races it here)
-    )
-    yield running.start()
-    running.stop()
 
 
 @pytest.fixture

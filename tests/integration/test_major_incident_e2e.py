@@ -18,7 +18,6 @@ from email import message_from_bytes
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from django.utils import timezone
 
 from communications import services as communications
@@ -29,32 +28,13 @@ from incidents.major.models import MajorIncident, MajorIncidentEvent, Responder
 from incidents.major.tasks import sweep_major_incidents
 from itsm import roles
 from itsm.queue import send_now
-from tests.communications.live import Recorder, SmtpSink, Worker, http_receiver, set_publish_broker
+from tests.communications.live import Recorder, http_receiver, set_publish_broker
 from tests.factories import ServiceFactory
 from tests.helpers import run_in_threads, wait_for
 from tests.incidents.major.factories import MajorIncidentFactory
 
 SECRET = "major-incident-secret-0123"
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens there: every publish fails
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, redis_url, smtp, tmp_path_factory):
-    """One real worker for this module, sending email to the SMTP sink."""
-    redis.Redis.from_url(redis_url).flushdb()
-    running = Worker(
-        tmp_path_factory.mktemp("worker") / "worker.log",
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        NOTIFICATION_SWEEP_GRACE_SECONDS="0",  # the sweep may take rows at once (no beat races it here)
-    )
-    yield running.start()
-    running.stop()
 
 
 @pytest.fixture
