@@ -62,6 +62,7 @@ class TimelineType(models.TextChoices):
     ALERT = "alert", "Alert"
     NOTIFIED = "notified", "Notified"
     WORKAROUND_APPLIED = "workaround_applied", "Workaround applied"
+    TASK = "task", "Task"
 
 
 class Transition(models.TextChoices):

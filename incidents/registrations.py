@@ -168,11 +168,28 @@ _MAJOR_RUN = {
     "incidents.majorincidentevent": ["view"],
     "incidents.majorincidentsettings": ["view"],
 }
+# Tasks: whoever works the record keeps its task list; response plans and trigger rules are
+# configuration (administrators; MIMs read them and see the rules' firings).
+_TASKS = {"incidents.task": ["view", "add", "change"]}
+_RESPONSE_READ = {
+    "incidents.responseplan": ["view"],
+    "incidents.plantask": ["view"],
+    "incidents.responseplanversion": ["view"],
+    "incidents.triggerrule": ["view"],
+    "incidents.triggerfiring": ["view"],
+}
+_RESPONSE_CONFIGURE = {
+    "incidents.responseplan": ["view", "add", "change", "delete"],
+    "incidents.plantask": ["view", "add", "change", "delete"],
+    "incidents.responseplanversion": ["view"],
+    "incidents.triggerrule": ["view", "add", "change", "delete"],
+    "incidents.triggerfiring": ["view"],
+}
 ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
-    roles.SERVICE_DESK_AGENT: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
-    roles.RESOLVER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
-    roles.MAJOR_INCIDENT_MANAGER: [_WORK, _ALERT_READ, _MAJOR_RUN],
-    roles.PROBLEM_MANAGER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART],
+    roles.SERVICE_DESK_AGENT: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART, _TASKS],
+    roles.RESOLVER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART, _TASKS],
+    roles.MAJOR_INCIDENT_MANAGER: [_WORK, _ALERT_READ, _MAJOR_RUN, _TASKS, _RESPONSE_READ],
+    roles.PROBLEM_MANAGER: [_WORK, _ALERT_READ, _MAJOR_TAKE_PART, _TASKS],
     roles.INTEGRATION: [_WORK],
     roles.ADMINISTRATOR: [
         _WORK,
@@ -181,8 +198,10 @@ ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
         {"incidents.incidentsettings": ["view", "change"]},
         _ALERT_READ,
         {"incidents.alertroute": ["view", "add", "change", "delete"]},
+        _TASKS,
+        _RESPONSE_CONFIGURE,
     ],
-    roles.READ_ONLY: [_READ, _ALERT_READ, _MAJOR_READ],
+    roles.READ_ONLY: [_READ, _ALERT_READ, _MAJOR_READ, {"incidents.task": ["view"]}, _RESPONSE_READ],
 }
 
 

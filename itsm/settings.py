@@ -47,11 +47,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
-    # Ours, in the direction of the import arrows: itsm <- communications <- incidents <- problems.
+    # Ours, in the direction of the import arrows: itsm <- communications <- incidents <- problems
+    # <- status.
     "itsm",
     "communications",
     "incidents",
     "problems",
+    "status",
 ]
 
 MIDDLEWARE = [

@@ -38,6 +38,16 @@ class UpdateStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class StatusLevel(models.TextChoices):
+    """A service's level on the public status page (worst first after operational)."""
+
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED = "degraded", "Degraded performance"
+    PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+    MAJOR_OUTAGE = "major_outage", "Major outage"
+    MAINTENANCE = "maintenance", "Under maintenance"
+
+
 class MajorTimelineType(models.TextChoices):
     CREATED = "created", "Created"
     TRANSITION = "transition", "Transition"
@@ -53,6 +63,7 @@ class MajorTimelineType(models.TextChoices):
     REVIEW_CHANGED = "review_changed", "Review changed"
     ACTION_ITEM = "action_item", "Action item"
     NOTIFIED = "notified", "Notified"
+    TASK = "task", "Task"
 
 
 class Role(models.TextChoices):

@@ -17,7 +17,14 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from incidents.major import policy
-from incidents.major.choices import HOLDING_STATES, Audience, MajorIncidentState, MajorTimelineType, UpdateStatus
+from incidents.major.choices import (
+    HOLDING_STATES,
+    Audience,
+    MajorIncidentState,
+    MajorTimelineType,
+    StatusLevel,
+    UpdateStatus,
+)
 from itsm.models import AppendOnlyModel, TimelineEntry
 
 S = MajorIncidentState
@@ -130,6 +137,7 @@ class MajorIncident(FSMModelMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     update_cadence_minutes = models.PositiveIntegerField(default=60)
+    update_draft = models.TextField(blank=True, help_text="The next update's draft (pre-filled by the response plan).")
     next_update_due_at = models.DateTimeField(null=True, blank=True)
     # The overdue reminder sweep: the due moment of the period last reminded (once per period).
     update_reminded_for = models.DateTimeField(null=True, blank=True)
@@ -139,6 +147,23 @@ class MajorIncident(FSMModelMixin, models.Model):
     )
     response_effort_cost = models.DecimalField(
         max_digits=16, decimal_places=2, null=True, blank=True, help_text="Frozen at resolve (live before)."
+    )
+
+    # The public status page.
+    public = models.BooleanField(default=True, help_text="Shown on the public status page once declared.")
+    status_level = models.CharField(
+        max_length=16,
+        choices=[c for c in StatusLevel.choices if c[0] not in ("operational", "maintenance")],
+        blank=True,
+        help_text="The affected services' level on the status page; empty: derived from the priority.",
+    )
+    response_plan_version = models.ForeignKey(
+        "incidents.ResponsePlanVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="major_incidents",
+        help_text="The response plan version instantiated at declaration (kept when the plan changes).",
     )
 
     version = models.PositiveIntegerField(default=1, help_text="Bumped on every change; the API's ETag.")

@@ -10,6 +10,7 @@ from incidents.major.models import (
     Responder,
     StakeholderUpdate,
 )
+from incidents.response.models import PlanTask, ResponsePlan, ResponsePlanVersion, Task, TriggerFiring, TriggerRule
 
 from .alerts import AlertRoute, InboundMessage, IncidentAlert
 from .incident import Comment, Incident, IncidentSettings, TimelineEvent
@@ -27,9 +28,15 @@ __all__ = [
     "MajorIncident",
     "MajorIncidentEvent",
     "MajorIncidentSettings",
+    "PlanTask",
     "PostIncidentReview",
     "Responder",
+    "ResponsePlan",
+    "ResponsePlanVersion",
     "SlaClock",
     "StakeholderUpdate",
+    "Task",
     "TimelineEvent",
+    "TriggerFiring",
+    "TriggerRule",
 ]

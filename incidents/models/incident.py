@@ -34,6 +34,9 @@ class IncidentSettings(models.Model):
     hold_reminder_after_hours = models.PositiveIntegerField(
         default=72, help_text="Remind the assignee about incidents on hold for longer than this (0 = never)."
     )
+    task_reminder_minutes = models.PositiveIntegerField(
+        default=60, help_text="An overdue task reminds its assignee (or group) once per this many minutes."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -136,6 +139,7 @@ class Incident(FSMModelMixin, models.Model):
     dedup_key = models.CharField(max_length=255, blank=True)
     alert_count = models.PositiveIntegerField(default=0)
     alert_source = models.CharField(max_length=255, blank=True)
+    alert_severity = models.CharField(max_length=10, blank=True, help_text="Severity of the alert that opened it.")
     alert_first_seen_at = models.DateTimeField(null=True, blank=True)
     alert_last_seen_at = models.DateTimeField(null=True, blank=True)
 

@@ -63,6 +63,7 @@ class Service(TimeStampedModel):
     downtime_cost_per_hour = models.DecimalField(
         max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    customer_facing = models.BooleanField(default=False, help_text="Used directly by customers (trigger rules).")
     active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

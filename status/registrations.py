@@ -1,0 +1,29 @@
+"""What the status app registers with the apps to its left: role permissions (and, from the
+status-page work, event types, templates, samples and cache invalidation hooks)."""
+
+from itsm import roles
+
+_CONFIGURE = {
+    "status.statuspagegroup": ["view", "add", "change", "delete"],
+    "status.statuspageentry": ["view", "add", "change", "delete"],
+    "status.maintenancewindow": ["view", "add", "change"],
+    "status.statussubscriber": ["view", "delete"],
+}
+_READ = {
+    "status.statuspagegroup": ["view"],
+    "status.statuspageentry": ["view"],
+    "status.maintenancewindow": ["view"],
+}
+ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
+    roles.ADMINISTRATOR: [_CONFIGURE],
+    roles.MAJOR_INCIDENT_MANAGER: [_READ],
+    roles.READ_ONLY: [_READ],
+}
+STATUS_MODELS = sorted(_CONFIGURE)
+
+
+def register() -> None:
+    """Register event types, templates, samples, permissions and signal handlers (idempotent)."""
+    for role, grants in ROLE_PERMISSIONS.items():
+        for permissions in grants:
+            roles.register_permissions(role, permissions)
