@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("communications.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("problems.api.urls")),
+    path("", include("status.api.urls")),
 ]
 
 urlpatterns = [
@@ -30,4 +31,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("communications.urls")),  # /unsubscribe/<token>/ (no login: signed token)
     path("", include("incidents.major.urls")),  # /major-incidents/acknowledge/<token>/ (idem)
+    path("status/", include("status.urls")),  # the public status page (no login)
 ]

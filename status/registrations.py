@@ -24,6 +24,11 @@ STATUS_MODELS = sorted(_CONFIGURE)
 
 def register() -> None:
     """Register event types, templates, samples, permissions and signal handlers (idempotent)."""
+    from status.maintenance import registrations as maintenance
+    from status.page import registrations as page
+
+    page.register()
+    maintenance.register()
     for role, grants in ROLE_PERMISSIONS.items():
         for permissions in grants:
             roles.register_permissions(role, permissions)

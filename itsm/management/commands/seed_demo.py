@@ -7,7 +7,7 @@ from django.db import transaction
 from itsm import demo
 
 # The practices, in the direction of the import arrows; each may ship `<app>/demo.py`.
-PRACTICE_APPS = ["communications", "incidents", "problems"]
+PRACTICE_APPS = ["communications", "incidents", "problems", "status"]
 
 
 class Command(BaseCommand):

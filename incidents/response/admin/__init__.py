@@ -1,0 +1,1 @@
+"""Console for tasks, response plans and trigger rules (each module registers its own admin)."""

@@ -1,0 +1,3 @@
+"""Response plan and trigger rule routes under /api/v1/ (filled by the plans and triggers work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Console for the status app: page layout, subscribers (status.page.admin) and maintenance
+windows (status.maintenance.admin)."""

@@ -1,0 +1,3 @@
+"""Status app routes under /api/v1/: maintenance windows (filled by the maintenance work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Status page registrations (event types, templates, samples, cache invalidation)."""
+
+
+def register() -> None:
+    """Filled by the status-page work."""
