@@ -91,11 +91,14 @@ def sla_row(
     event: str,
     percent: int | None = None,
     at: datetime | None = None,
+    reason: str = "",
 ) -> TimelineEvent:
-    """An unsaved SLA clock event (started, warning at `percent`, breached, ...)."""
-    return TIMELINE.row(
-        incident, TimelineType.SLA, actor, {"policy": policy, "kind": kind, "event": event, "percent": percent}, at
-    )
+    """An unsaved SLA clock event (started, warning at `percent`, breached, ...); `reason` only when
+    given (a pause from a pause source, e.g. a maintenance window)."""
+    data = {"policy": policy, "kind": kind, "event": event, "percent": percent}
+    if reason:
+        data["reason"] = reason
+    return TIMELINE.row(incident, TimelineType.SLA, actor, data, at)
 
 
 def sla(incident: Incident, actor, **fields) -> TimelineEvent:

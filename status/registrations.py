@@ -14,10 +14,17 @@ _READ = {
     "status.statuspageentry": ["view"],
     "status.maintenancewindow": ["view"],
 }
+# Maintenance windows: administrators and MIMs announce, change and cancel them; every console
+# role reads them (status.maintenance.policy decides; these grants match it).
+_MAINTENANCE_MANAGE = {"status.maintenancewindow": ["view", "add", "change"]}
+_MAINTENANCE_READ = {"status.maintenancewindow": ["view"]}
 ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
     roles.ADMINISTRATOR: [_CONFIGURE],
-    roles.MAJOR_INCIDENT_MANAGER: [_READ],
+    roles.MAJOR_INCIDENT_MANAGER: [_READ, _MAINTENANCE_MANAGE],
     roles.READ_ONLY: [_READ],
+    roles.SERVICE_DESK_AGENT: [_MAINTENANCE_READ],
+    roles.RESOLVER: [_MAINTENANCE_READ],
+    roles.PROBLEM_MANAGER: [_MAINTENANCE_READ],
 }
 STATUS_MODELS = sorted(_CONFIGURE)
 

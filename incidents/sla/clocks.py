@@ -22,7 +22,8 @@ from itsm.choices import SlaKind
 from itsm.models import SlaPolicy
 from itsm.queue import enqueue_on_commit
 
-from .replay import Interval, calendar_of, matching_policy, next_check, percent, replay
+from .pauses import pauses_for
+from .replay import Interval, Pause, calendar_of, matching_policy, next_check, percent, replay
 
 ETA_HORIZON = timedelta(hours=1)  # further than this, the minute sweep is the scheduler
 CHECK_TASK = "incidents.tasks.check_sla_clock"  # by name: the tasks module imports this one
@@ -54,8 +55,13 @@ def state_history(incident: Incident) -> list[Interval]:
     return history
 
 
-def replay_into(clock: SlaClock, history: list[Interval], now: datetime):
-    """Replay `clock` from `history` and store the result on it (in memory); returns the replay."""
+def replay_into(clock: SlaClock, history: list[Interval], now: datetime, pauses: list[Pause] | None = None):
+    """Replay `clock` from `history` and store the result on it (in memory); returns the replay.
+
+    `pauses`: the incident's extra pauses (`incidents.sla.pauses`); None asks the pause sources.
+    """
+    if pauses is None:
+        pauses = pauses_for(clock.incident.service_id, clock.started_at, now)
     state = replay(
         clock.kind,
         timedelta(seconds=clock.target_seconds),
@@ -64,6 +70,7 @@ def replay_into(clock: SlaClock, history: list[Interval], now: datetime):
         clock.started_at,
         history,
         now,
+        pauses,
     )
     clock.stage = state.stage
     clock.elapsed_seconds = state.elapsed.total_seconds()
@@ -93,7 +100,9 @@ def schedule(clock: SlaClock, now: datetime) -> None:
         enqueue_on_commit(CHECK_TASK, clock.pk, eta=max(clock.next_check_at, now))
 
 
-def _new_clock(incident: Incident, policy: SlaPolicy, kind: str, history, now: datetime, *, retroactive: bool):
+def _new_clock(
+    incident: Incident, policy: SlaPolicy, kind: str, history, now: datetime, *, retroactive: bool, pauses: list[Pause]
+):
     """An unsaved clock of `policy` started at `opened_at`, replayed up to `now`."""
     clock = SlaClock(
         incident=incident,
@@ -102,7 +111,7 @@ def _new_clock(incident: Incident, policy: SlaPolicy, kind: str, history, now: d
         target_seconds=policy.target_minutes * 60,
         started_at=incident.opened_at,
     )
-    replay_into(clock, history, now)
+    replay_into(clock, history, now, pauses)
     if retroactive:
         # Warnings that passed before this clock existed are recorded as passed, not announced.
         reached = percent(clock, now)
@@ -130,10 +139,13 @@ def attach_clocks(
         policies = active_policies()
     history = state_history(incident)
     clocks = []
+    pauses: list[Pause] | None = None
     for kind in kinds:
         policy = matching_policy(incident, kind, policies)
         if policy is not None:
-            clocks.append(_new_clock(incident, policy, kind, history, now, retroactive=retroactive))
+            if pauses is None:  # asked once, and only when a clock is attached
+                pauses = pauses_for(incident.service_id, incident.opened_at, now)
+            clocks.append(_new_clock(incident, policy, kind, history, now, retroactive=retroactive, pauses=pauses))
     if clocks:
         SlaClock.objects.bulk_create(clocks)
         events.write_many(
@@ -195,13 +207,14 @@ def _cancel(clock: SlaClock, incident: Incident, actor, now: datetime, reason: s
     events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event="cancelled")
 
 
-def _recompute(clock: SlaClock, incident: Incident, history, actor, now: datetime) -> None:
+def _recompute(clock: SlaClock, incident: Incident, history, actor, now: datetime, pauses: list[Pause]) -> None:
     """Replay one live clock, store it and write timeline events for what changed since the last replay."""
     watermark = clock.updated_at  # the previous replay: history after it is news
-    state = replay_into(clock, history, now)
+    state = replay_into(clock, history, now, pauses)
     for name, at in state.events:
         if name in ("paused", "resumed", "met", "cancelled") and at > watermark:
-            events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at)
+            reason = state.reasons.get((name, at), "")
+            events.sla(incident, actor, policy=clock.policy_id, kind=clock.kind, event=name, at=at, reason=reason)
     clock.save()
     schedule(clock, now)
 
@@ -224,5 +237,36 @@ def state_changed(incident: Incident, actor, transition: str) -> None:
             last.stopped_at = None
             clocks.append(last)
             events.sla(incident, actor, policy=last.policy_id, kind=last.kind, event="resumed", at=now)
+    pauses = pauses_for(incident.service_id, min(c.started_at for c in clocks), now) if clocks else []
     for clock in clocks:
-        _recompute(clock, incident, history, actor, now)
+        _recompute(clock, incident, history, actor, now, pauses)
+
+
+def replay_open_clocks(service_ids: list[int], actor=None) -> int:
+    """Replay the live clocks of open incidents on `service_ids` (a pause began, ended or changed).
+
+    For the owner of pause intervals (a maintenance window starting, completing, changed or
+    cancelled), in its transaction: each incident is locked first, as every use case does, then
+    replayed like after a transition, so `due_at` moves and the timeline says `paused` /
+    `resumed` with the pause's reason. Returns how many clocks were replayed.
+    """
+    if not service_ids:
+        return 0
+    incident_ids = list(
+        SlaClock.objects.filter(incident__service_id__in=service_ids, stage__in=LIVE_STAGES, stopped_at__isnull=True)
+        .order_by("incident_id")
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    replayed = 0
+    for incident in Incident.objects.select_for_update().filter(pk__in=incident_ids).order_by("id"):
+        now = timezone.now()
+        clocks = list(_live_clocks(incident))
+        if not clocks:
+            continue
+        history = state_history(incident)
+        pauses = pauses_for(incident.service_id, min(c.started_at for c in clocks), now)
+        for clock in clocks:
+            _recompute(clock, incident, history, actor, now, pauses)
+            replayed += 1
+    return replayed

@@ -12,7 +12,12 @@ describe (DOMAIN.md section 3):
   `closed` ends it for good;
 * `cancelled` cancels both;
 * any other time counts as elapsed business time; the breach moment is the exact instant the
-  elapsed time reaches the target (`businesstime.add`), even if nobody looks then.
+  elapsed time reaches the target (`businesstime.add`), even if nobody looks then;
+* extra pause intervals (`pauses`: maintenance windows that pause SLA clocks, from
+  `incidents.sla.pauses`) turn time the clock would otherwise run into paused time; they never
+  stop a clock or change when it stops, and time that is not running anyway (on hold, resolved
+  before a reopen) is not counted twice. Only their part up to `now` counts: a pause still to
+  come moves `due_at` when it begins (its owner replays the clocks then).
 
 Which policy applies: among active policies of a kind whose priorities include the incident's,
 whose service is empty or the incident's, and whose category is empty or the incident's
@@ -20,6 +25,7 @@ category (or its parent), the most specific wins: service and category > service
 neither; ties go to the oldest policy (lowest id).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,6 +37,58 @@ from itsm import businesstime
 from itsm.choices import SlaKind
 
 Interval = tuple[str, datetime, datetime | None]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """An interval in which running SLA time counts as paused (e.g. a maintenance window), and why."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+def merge_pauses(pauses: Iterable[Pause], now: datetime | None = None) -> list[Pause]:
+    """Pauses sorted and overlapping (or touching) ones merged, the first one's reason winning.
+
+    Empty pauses and, given `now`, pauses that begin after it are dropped; ends are kept as they
+    are (a pause running past `now` still runs: the replay cuts it).
+    """
+    out: list[Pause] = []
+    for pause in sorted(pauses, key=lambda p: (p.start, p.end)):
+        if pause.start >= pause.end or (now is not None and pause.start > now):
+            continue
+        if out and pause.start <= out[-1].end:
+            if pause.end > out[-1].end:
+                out[-1] = Pause(out[-1].start, pause.end, out[-1].reason)
+            continue
+        out.append(pause)
+    return out
+
+
+def _split(begin: datetime, until: datetime, pauses: list[Pause], current: bool):
+    """[begin, until] cut into (from, to, paused, reason) parts by `pauses` (merged).
+
+    A segment inside a pause at its end ends with that paused part; otherwise the last part runs
+    (for the current segment always, even empty: the clock runs from there).
+    """
+    parts: list[tuple[datetime, datetime, bool, str]] = []
+    cursor = begin
+    for pause in pauses:
+        if pause.end < cursor or (pause.end == cursor and pause.start < cursor):
+            continue  # over before this segment
+        if pause.start > until or (pause.start == until and not current):
+            break  # begins after this segment (the next one takes it)
+        start, end = max(pause.start, cursor), min(pause.end, until)
+        if start > cursor:
+            parts.append((cursor, start, False, ""))
+        parts.append((start, end, True, pause.reason))
+        cursor = end
+        if pause.end > until:
+            return parts  # still paused when the segment ends (or now)
+    if cursor < until or current or not parts:
+        parts.append((cursor, until, False, ""))
+    return parts
 
 
 def _specificity(policy) -> int:
@@ -69,6 +127,7 @@ class ClockState:
     stopped_at: datetime | None = None
     cancelled: bool = False
     events: list[tuple[str, datetime]] = field(default_factory=list)  # (event, at) in order
+    reasons: dict[tuple[str, datetime], str] = field(default_factory=dict)  # (event, at) -> why (pauses)
 
 
 def _stops(kind: str, state: str, is_last: bool) -> bool:
@@ -85,10 +144,21 @@ def replay(
     started_at: datetime,
     history: list[Interval],
     now: datetime,
+    pauses: Iterable[Pause] = (),
 ) -> ClockState:
-    """Recompute a clock from the incident's state history (pure: no database)."""
+    """Recompute a clock from the incident's state history and extra pauses (pure: no database)."""
     result = ClockState(stage=ClockStage.RUNNING)
+    extra = merge_pauses(pauses, now)
     was_paused = False
+
+    def pause_begins(at: datetime, reason: str = "") -> None:
+        nonlocal was_paused
+        if not was_paused:
+            result.events.append(("paused", at))
+            if reason:
+                result.reasons[("paused", at)] = reason
+        was_paused = True
+
     for state, begin, end in history:
         if end is not None and end <= started_at:
             continue  # before this clock existed
@@ -109,29 +179,49 @@ def replay(
         if state == IncidentState.RESOLVED:
             continue  # resolved, then reopened: that time is neither elapsed nor paused
         if state in pause_states:
-            if not was_paused:
-                result.events.append(("paused", begin))
-            was_paused = True
+            pause_begins(begin)
             result.paused += businesstime.elapsed(calendar, begin, until)
             if current:
-                result.stage, result.paused_since = ClockStage.PAUSED, begin
+                result.stage = ClockStage.PAUSED
+                result.paused_since = _pause_start(result, begin) if extra else begin
             continue
-        if was_paused:
-            result.events.append(("resumed", begin))
-            was_paused = False
+        parts = _split(begin, until, extra, current) if extra else [(begin, until, False, "")]
+        for index, (start, stop, paused, reason) in enumerate(parts):
+            last = index == len(parts) - 1
+            if paused:
+                pause_begins(start, reason)
+                result.paused += businesstime.elapsed(calendar, start, stop)
+                if current and last:
+                    result.stage, result.paused_since = ClockStage.PAUSED, _pause_start(result, start)
+                continue
+            if was_paused:
+                result.events.append(("resumed", start))
+                was_paused = False
+            if current and last:
+                result.running_since = start
+                break
+            segment = businesstime.elapsed(calendar, start, stop)
+            if result.breached_at is None and result.elapsed + segment >= target:
+                result.breached_at = businesstime.add(calendar, start, target - result.elapsed)
+            result.elapsed += segment
         if current:
-            result.running_since = begin
             break
-        segment = businesstime.elapsed(calendar, begin, until)
-        if result.breached_at is None and result.elapsed + segment >= target:
-            result.breached_at = businesstime.add(calendar, begin, target - result.elapsed)
-        result.elapsed += segment
     if result.running_since is not None and result.breached_at is None:
         if result.elapsed + businesstime.elapsed(calendar, result.running_since, now) >= target:
             result.breached_at = businesstime.add(calendar, result.running_since, target - result.elapsed)
     if result.breached_at is not None and result.stage == ClockStage.RUNNING:
         result.stage = ClockStage.BREACHED
     return result
+
+
+def _pause_start(result: ClockState, fallback: datetime) -> datetime:
+    """When the current (uninterrupted) pause began: the last `paused` event."""
+    for name, at in reversed(result.events):
+        if name == "paused":
+            return at
+        if name == "resumed":
+            break
+    return fallback
 
 
 # --- a stored clock's derived values (pure: read the clock and its policy's calendar) -------------
