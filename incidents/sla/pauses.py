@@ -53,7 +53,7 @@ def _pause(value) -> Pause:
 
 def pauses_for(service_id: int | None, start: datetime, end: datetime) -> list[Pause]:
     """The extra pauses of an incident on `service_id` between `start` and `end`, merged."""
-    if service_id is None or not _sources or end <= start:
+    if service_id is None or not _sources or end < start:
         return []
     found: list[Pause] = []
     for source in _sources:
