@@ -166,8 +166,6 @@ def test_cancel_refused_for_an_agent(desk, administrator):
 
 
 def test_state_is_protected(administrator, desk):
-    from django_fsm import TransitionNotAllowed  # noqa: F401
-
     with freeze_time(NOW):
         window = maintenance.announce(actor=administrator, **body())
     with pytest.raises(AttributeError):
@@ -203,15 +201,16 @@ def test_a_window_missed_entirely_starts_and_completes_in_one_sweep(administrato
 
 def test_a_step_on_a_window_another_sweep_did_is_a_no_op(administrator, desk):
     with freeze_time(NOW):
-        window = maintenance.announce(actor=administrator, **body())
+        maintenance.announce(actor=administrator, **body())
     with freeze_time(NOW + H):
         due = maintenance._due("scheduled", "starts_at", NOW + H)
         assert maintenance.start_due() == 1
         # a second sweep that read the same due ids before the first acted
         assert maintenance._step(due[0], "scheduled", "starts_at", maintenance._start, NOW + H) is False
-    assert Notification.objects.filter(event="maintenance.started").count() == Notification.objects.filter(
-        event="maintenance.started"
-    ).values("recipient").distinct().count()
+    assert (
+        Notification.objects.filter(event="maintenance.started").count()
+        == Notification.objects.filter(event="maintenance.started").values("recipient").distinct().count()
+    )
 
 
 def test_cancelled_windows_are_never_started(administrator, desk):
@@ -277,7 +276,9 @@ def test_notifications_are_public(administrator, desk):
     assert "pause_sla" not in emission.context["maintenance"]
 
 
-def test_status_page_cache_is_invalidated_after_commit(administrator, desk, monkeypatch, django_capture_on_commit_callbacks):
+def test_status_page_cache_is_invalidated_after_commit(
+    administrator, desk, monkeypatch, django_capture_on_commit_callbacks
+):
     calls = []
     monkeypatch.setattr(maintenance, "invalidate_status_page", lambda: calls.append(1))
     with freeze_time(NOW), django_capture_on_commit_callbacks(execute=True):
