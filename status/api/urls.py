@@ -1,3 +1,11 @@
-"""Status app routes under /api/v1/: maintenance windows (filled by the maintenance work)."""
+"""Status app routes under /api/v1/: maintenance windows."""
 
-urlpatterns: list = []
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("maintenance-windows", views.MaintenanceWindowViewSet, basename="maintenance-window")
+
+urlpatterns = router.urls

@@ -1,11 +1,15 @@
 """Fixtures of the schema-driven API tests: the OpenAPI schema as served, and a seeded database."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from incidents import services
 from incidents.major import lifecycle, links, responders, updates
 from itsm import roles
+from status.maintenance import services as maintenance
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
 
 
@@ -29,5 +33,15 @@ def seeded(make_user):
     responders.page_responders(mi, actor=admin, user=admin)
     updates.post_update(mi, actor=admin, audience="external", status="investigating", body="Looking.")
     links.link_incidents(mi, actor=admin, incidents=[incidents[1]])
+    # A scheduled maintenance window (id 1) so its detail, PATCH and cancel are reached.
+    start = timezone.now() + timedelta(days=7)
+    maintenance.announce(
+        actor=admin,
+        title="Seed maintenance",
+        description="VPN concentrators are replaced.",
+        services=[service],
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
     token, _ = Token.objects.get_or_create(user=admin)
     return {"Authorization": f"Token {token.key}"}
