@@ -137,7 +137,8 @@ class TimelineNarrator:
                 return f"{clock} SLA at {data.get('percent')}% of its target ({policy_name})."
             if event == "breached":
                 return f"{clock} SLA breached ({policy_name})."
-            return f"{clock} SLA {event} ({policy_name})."
+            why = f": {data['reason']}" if data.get("reason") else ""  # a pause source's reason (maintenance)
+            return f"{clock} SLA {event} ({policy_name}){why}."
         if kind == TimelineType.ALERT:
             return f"Alert received again: {data.get('count')} occurrences, last seen {data.get('last_seen')}."
         if kind == TimelineType.NOTIFIED:

@@ -417,3 +417,29 @@ def test_create_costs_no_query_for_pauses_once_cached(desk, sla_policies, django
     with CaptureQueriesContext(connection) as ctx:
         open_incident(agent, payroll)
     assert not [q for q in ctx.captured_queries if "status_maintenancewindow" in q["sql"]]
+
+
+# --- the pause source -----------------------------------------------------------------------------
+def test_pause_source_answers_from_the_cache_and_reads_old_history_from_the_database(
+    administrator, desk, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from status.maintenance.pauses import LOOKBACK, maintenance_pauses
+
+    _, payroll, mail = desk
+    with freeze_time(NOW):
+        window = announce_committed(django_capture_on_commit_callbacks, actor=administrator, **body(pause_sla=True))
+        announce_committed(django_capture_on_commit_callbacks, actor=administrator, **body(services=["mail"]))
+        expected = [(NOW + H, NOW + 3 * H, f"maintenance MNT{window.pk:07d}: Upgrade")]
+        assert maintenance_pauses([payroll.pk], NOW, NOW + 5 * H) == expected  # loads the cache
+        with django_assert_num_queries(0):
+            assert maintenance_pauses([payroll.pk], NOW, NOW + 5 * H) == expected
+            assert maintenance_pauses([mail.pk], NOW, NOW + 5 * H) == []  # not pausing
+            assert maintenance_pauses([payroll.pk], NOW, NOW + H / 2) == []  # not yet
+    with freeze_time(NOW + LOOKBACK + 5 * H):
+        assert maintenance_pauses([payroll.pk], NOW, NOW + LOOKBACK) == expected  # older than the cache: database
+    with freeze_time(NOW + 2 * H), django_capture_on_commit_callbacks(execute=True):
+        maintenance.start_due()
+    with freeze_time(NOW + 2 * H), django_capture_on_commit_callbacks(execute=True):
+        maintenance.cancel(window, actor=administrator)
+    with freeze_time(NOW + 2 * H):
+        assert maintenance_pauses([payroll.pk], NOW, NOW + 5 * H) == [(NOW + H, NOW + 2 * H, expected[0][2])]
