@@ -78,3 +78,31 @@ def test_the_worker_starts_a_pausing_window_and_the_clock_moves_by_it(live, smtp
     assert clock.due_at == original_due + (window.ends_at - window.starts_at)
     reasons = [e.data.get("reason", "") for e in incident.timeline.filter(type="sla", data__event="paused")]
     assert reasons and reasons[0].startswith("maintenance MNT")
+
+
+def test_two_sweeps_at_once_start_a_window_once(transactional_db, make_user):
+    from communications.models import Notification
+    from tests.helpers import run_in_threads
+
+    NotificationRule.objects.all().delete()
+    admin = make_user(roles.ADMINISTRATOR, email="admin@example.com")
+    payroll = ServiceFactory(slug="payroll", name="Payroll")
+    Subscription.objects.create(email="subscriber@example.com", service=payroll)
+    windows = [
+        maintenance.announce(
+            actor=admin,
+            title=f"Upgrade {i}",
+            description="Read-only.",
+            services=[payroll],
+            starts_at=timezone.now() + timedelta(seconds=1),
+            ends_at=timezone.now() + timedelta(hours=1),
+        )
+        for i in range(5)
+    ]
+    sleep_until(windows[-1].starts_at)
+    results = run_in_threads(4, lambda i: maintenance.start_due())
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(results) == 5
+    assert set(MaintenanceWindow.objects.values_list("state", flat=True)) == {"in_progress"}
+    started = Notification.objects.filter(event="maintenance.started", recipient="subscriber@example.com")
+    assert started.count() == 5 and set(MaintenanceWindow.objects.values_list("version", flat=True)) == {2}
