@@ -287,7 +287,8 @@ def update_window(
 def cancel(window: MaintenanceWindow | int, *, actor, reason: str = "", expected_version: int | None = None):
     """Cancel a scheduled or running window (409 otherwise); subscribers are told, with `reason`.
 
-    A running window with `pause_sla` stops pausing at the cancellation (the clocks are replayed).
+    A running window with `pause_sla` stops pausing at the cancellation (the clocks are replayed);
+    one cancelled before the sweep started it never paused anything.
     """
     window = _lock(window)
     _require(actor)
@@ -299,10 +300,11 @@ def cancel(window: MaintenanceWindow | int, *, actor, reason: str = "", expected
         raise ValidationError({"reason": ["Text of at most 2000 characters."]})
     if not can_proceed(window.cancel):
         raise InvalidTransition(pauses.number(window), "cancel", window.state, [])
-    was_running = window.state == M.IN_PROGRESS
+    # Begun (running, or due but not yet started by the sweep): a replay may have paused clocks.
+    begun = window.state == M.IN_PROGRESS or window.starts_at <= timezone.now()
     window.cancel()
     _save(window)
-    if window.pause_sla and was_running:
+    if window.pause_sla and begun:
         _replay(window)
     notify.emit(
         window, "maintenance.cancelled", actor, occurred_at=window.cancelled_at, extra={"reason": reason.strip()}
