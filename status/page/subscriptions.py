@@ -12,6 +12,7 @@ link (per service), and `/status/unsubscribe/<token>/` ends the whole subscripti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -24,13 +25,16 @@ from communications import conf
 from communications.models import Subscription
 from communications.services import Emission, Subject, emit_many
 from itsm.models import Service
-from status.models import StatusSubscriber
+from status.models import StatusPageEntry, StatusSubscriber
 from status.page import build
 
 CONFIRM_EVENT = "status.subscription_confirm"
 CONFIRM_SALT = "status.subscription.confirm"
 UNSUBSCRIBE_SALT = "status.subscriber.unsubscribe"
 CONFIRM_MAX_AGE = 3 * 24 * 3600  # seconds a confirmation link works
+# A repeat of the same request within this time sends no second email (the form is anonymous:
+# it must not become a way to flood an address).
+RESEND_AFTER = timedelta(minutes=2)
 # The events a confirmed public subscriber receives (external and public ones only: internal
 # updates are emitted with public=False and never reach subscriptions).
 PUBLIC_EVENTS = [
@@ -48,6 +52,7 @@ class Choice:
     email: str
     all_services: bool
     service_ids: tuple[int, ...]
+    subscriber_id: int | None = None  # set when read back from a confirmation token
 
 
 def public_services() -> dict[str, Service]:
@@ -127,6 +132,8 @@ def subscribe(choice: Choice) -> StatusSubscriber:
     )
     now = timezone.now()
     active = subscriber.confirmed_at is not None and subscriber.unsubscribed_at is None
+    if not created and _same_request_sent_recently(subscriber, choice, now):
+        return subscriber
     if not active:
         subscriber.all_services = choice.all_services
         subscriber.confirmed_at = None
@@ -156,9 +163,17 @@ def subscribe(choice: Choice) -> StatusSubscriber:
     return subscriber
 
 
-def _entries(services: list[Service]) -> dict:
-    from status.models import StatusPageEntry
+def _same_request_sent_recently(subscriber: StatusSubscriber, choice: Choice, now) -> bool:
+    """An unconfirmed address asked for the same thing less than RESEND_AFTER ago."""
+    if subscriber.confirmed_at is not None or subscriber.confirmation_sent_at is None:
+        return False
+    if now - subscriber.confirmation_sent_at >= RESEND_AFTER or subscriber.unsubscribed_at is not None:
+        return False
+    same_services = set(subscriber.services.values_list("id", flat=True)) == set(choice.service_ids)
+    return subscriber.all_services == choice.all_services and (choice.all_services or same_services)
 
+
+def _entries(services: list[Service]) -> dict:
     return {e.service_id: e for e in StatusPageEntry.objects.filter(service__in=services)}
 
 
@@ -170,7 +185,8 @@ def read_confirm_token(token: str) -> Choice | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("id"), int) or not isinstance(data.get("e"), str):
         return None
-    return Choice(email=data["e"], all_services=bool(data.get("a")), service_ids=tuple(data.get("s") or ()))
+    ids = tuple(i for i in data.get("s") or () if isinstance(i, int))
+    return Choice(email=data["e"], all_services=bool(data.get("a")), service_ids=ids, subscriber_id=data["id"])
 
 
 def read_unsubscribe_token(token: str) -> dict | None:
@@ -195,8 +211,9 @@ def confirm(token: str) -> StatusSubscriber | None:
     choice = read_confirm_token(token)
     if choice is None:
         return None
-    data = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
-    subscriber = StatusSubscriber.objects.select_for_update().filter(pk=data["id"], email=choice.email).first()
+    subscriber = (
+        StatusSubscriber.objects.select_for_update().filter(pk=choice.subscriber_id, email=choice.email).first()
+    )
     if subscriber is None:
         return None
     services = public_services()

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from status.page import build, cache, feed, subscriptions
 
@@ -40,13 +40,13 @@ def render_feed() -> tuple[bytes, str, object]:
     return body, "application/atom+xml; charset=utf-8", next_change
 
 
-@require_GET
+@require_safe
 def page(request: HttpRequest) -> HttpResponse:
     """The status page (HTML), from the cache."""
     return _cached(cache.get_or_build("html", render_page))
 
 
-@require_GET
+@require_safe
 def atom(request: HttpRequest) -> HttpResponse:
     """The Atom feed of external updates and maintenance, from the cache."""
     return _cached(cache.get_or_build("atom", render_feed))

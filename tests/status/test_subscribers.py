@@ -171,3 +171,17 @@ def test_the_admin_lists_subscribers_read_only_and_deletes_them_with_their_subsc
     response = client.post(f"/admin/status/statussubscriber/{subscriber.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not StatusSubscriber.objects.exists() and not Subscription.objects.exists()
+
+
+def test_the_same_request_twice_within_minutes_sends_one_email(client, payroll, email_service):
+    subscribe(client)
+    subscribe(client)
+    assert Notification.objects.count() == 1
+    subscribe(client, scope="services", services=["email"])  # a different choice: a new link
+    assert Notification.objects.count() == 2
+    assert list(StatusSubscriber.objects.get().services.all()) == [email_service]
+
+
+def test_head_requests_are_served(client, payroll):
+    assert client.head("/status/").status_code == 200
+    assert client.post("/status/").status_code == 405
