@@ -30,6 +30,9 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "communications.notificationtemplate": ("Communications", "description"),
     "communications.webhookendpoint": ("Communications", "webhook"),
     "communications.subscription": ("Communications", "notifications_active"),
+    "status.statuspagegroup": ("Major incidents", "web"),  # status page (room C)
+    "status.statuspageentry": ("Major incidents", "view_list"),  # status page (room C)
+    "status.statussubscriber": ("Major incidents", "mark_email_read"),  # status page (room C)
     "itsm.service": ("Configuration", "dns"),
     "itsm.category": ("Configuration", "category"),
     "itsm.assignmentgroup": ("Configuration", "groups"),

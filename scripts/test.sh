@@ -8,6 +8,19 @@ PY=.venv/bin/python
 mode="${1:-all}"
 mkdir -p var
 
+# The status page's browser tests (tests/status/browser, unit phase) drive Debian's chromium
+# through Playwright (never `playwright install`): install it when missing, quietly. Under CI=true
+# a browser that is still missing fails those tests instead of skipping them.
+if [ "$mode" = "all" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (apt-get) =="
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >var/apt-chromium.log 2>&1 \
+      || echo "chromium could not be installed (see var/apt-chromium.log)"
+  else
+    echo "chromium is missing and apt-get needs root: the browser tests will skip (fail under CI=true)"
+  fi
+fi
+
 if [ "$mode" = "all" ]; then
   echo "== unit tests (SQLite) =="
   env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL \

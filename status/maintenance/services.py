@@ -32,6 +32,7 @@ from itsm.exceptions import InvalidTransition, StaleRecord
 from itsm.models import Service
 from status.choices import MaintenanceState as M
 from status.models import MaintenanceWindow
+from status.page import cache as page_cache
 
 from . import notify, pauses, policy
 
@@ -44,22 +45,10 @@ CHANGEABLE_STATES = (M.SCHEDULED, M.IN_PROGRESS)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def invalidate_status_page() -> None:
-    """Drop the status page cache (after commit).
-
-    TODO(merge): `status.page.cache` is written by the status-page room; until it is on this
-    branch the import may fail and this does nothing.
-    """
-    try:
-        from status.page.cache import invalidate  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    invalidate()
-
-
 def _after_commit() -> None:
     pauses.changed()
-    transaction.on_commit(invalidate_status_page)
+    # Plain UPDATEs send no signal: the page's own model hooks would miss them.
+    page_cache.invalidate_on_commit()
 
 
 def _require(user) -> None:
