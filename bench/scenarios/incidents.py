@@ -7,8 +7,9 @@ Steps: create through the API at concurrency 8; the first list page (50 and 200 
 the query count does not grow with the page), a filtered page, a page per assignment group, a
 walk 50 pages deep along `next` links, a jump to a cursor in the middle of the table, a 30-day
 window a year back (`opened_after`/`opened_before`) in the default order and by `opened_at`, the detail
-by id and by number, the transitions list, and the admin changelist (logged in with a session
-the seed creates for the bench administrator).
+by id and by number, the transitions list, the admin changelist (logged in with a session
+the seed creates for the bench administrator), and the public status page and its Atom feed
+(anonymous, served from the cache).
 """
 
 from __future__ import annotations
@@ -164,6 +165,10 @@ SCENARIO = register(
             Step("by-number", detail_by_number, requests=500, concurrency=2),
             Step("transitions", transitions, requests=500, concurrency=2),
             Step("admin", admin_changelist, auth=False, requests=200, concurrency=2, time_limit=120),
+            # The public status page and its feed, anonymous, from the cache (issue 12: at least
+            # 20x the list's requests per second, no database query per cached request).
+            Step("status-page", "/status/", auth=False, requests=2000, concurrency=2),
+            Step("status-feed", "/status/feed.atom", auth=False, requests=1000, concurrency=2),
         ],
     )
 )

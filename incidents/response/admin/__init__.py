@@ -1,1 +1,5 @@
 """Console for tasks, response plans and trigger rules (each module registers its own admin)."""
+
+from .tasks import TaskAdmin
+
+__all__ = ["TaskAdmin"]
