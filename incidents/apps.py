@@ -15,3 +15,8 @@ class IncidentsConfig(AppConfig):
         # permissions on this app's models with itsm.roles.
         registrations.register()
         connect_alert_signals()
+        # Trigger rules: evaluated after commit, from the domain event the incident use cases publish.
+        from incidents.response import triggers
+        from itsm import events as domain_events
+
+        domain_events.subscribe(triggers.EVENT_NAME, triggers.handle)

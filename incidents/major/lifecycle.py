@@ -33,6 +33,7 @@ from incidents.major.models import (
     StakeholderUpdate,
 )
 from incidents.models import Incident
+from incidents.response import plans
 from itsm import events as domain_events
 from itsm.exceptions import Conflict, InvalidTransition
 from itsm.models import Service
@@ -440,6 +441,7 @@ def _declare(mi: MajorIncident, actor, payload: dict) -> None:
         mi.next_update_due_at = mi.declared_at + timedelta(minutes=mi.update_cadence_minutes)
 
     _run(mi, actor, "declare", before_save=first_update_due)
+    plans.instantiate(mi, actor)  # the matching response plan: version, cadence, draft, tasks
     named = sorted({f"user:{uid}" for uid in (mi.manager_id, mi.comms_lead_id, mi.tech_lead_id) if uid})
     notify.emit_event(mi, "major_incident.declared", actor, recipients=named or None)
 
