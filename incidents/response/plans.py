@@ -140,11 +140,11 @@ def instantiate(mi: MajorIncident, actor) -> ResponsePlanVersion | None:
     creates one task per plan task (owner: the group, or the person holding the named role; due
     at declaration + offset). The timeline notes the plan. Returns the version, or None.
     """
-    from incidents.response import worktasks  # the tasks use cases; imported late (they import lifecycle)
-
     plan = matching_plan(mi.incident)
     if plan is None:
         return None
+    from incidents.response import worktasks  # the tasks use cases; imported late (they import lifecycle)
+
     version = latest_version(plan) or publish_version(plan, actor)
     content = version.content
     fields = ["response_plan_version"]

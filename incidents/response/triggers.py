@@ -23,7 +23,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from incidents.choices import OPEN_STATES
 from incidents.models import Incident
@@ -152,14 +151,14 @@ def has_major_incident(incident: Incident) -> bool:
 
 def _cluster(rule: TriggerRule, incident: Incident) -> list[Incident]:
     """Open incidents of `incident`'s service opened within the window, matching the conditions,
-    not yet covered by a major incident (the incident itself included), newest first."""
+    not yet covered by a major incident, up to the incident itself (included), newest first."""
     since = incident.opened_at - timedelta(minutes=rule.window_minutes)
     candidates = (
         Incident.objects.filter(
             service_id=incident.service_id,
             state__in=OPEN_STATES,
             opened_at__gte=since,
-            opened_at__lte=max(incident.opened_at, timezone.now()),
+            opened_at__lte=incident.opened_at,
             major_incident__isnull=True,
         )
         .select_related("service", "category")
