@@ -18,7 +18,7 @@ from incidents.major import common, events
 from incidents.major.models import MajorIncident, MajorIncidentEvent
 from incidents.models import Incident
 from incidents.response.choices import TaskRole, TaskSource
-from incidents.response.models import ResponsePlan, ResponsePlanVersion
+from incidents.response.models import PlanTask, ResponsePlan, ResponsePlanVersion
 from itsm.models import AssignmentGroup
 
 # Placeholders an update template may use; anything else in braces is kept as written.
@@ -190,3 +190,49 @@ def instantiate(mi: MajorIncident, actor) -> ResponsePlanVersion | None:
             allow_past_due=True,
         )
     return version
+
+
+# --- editing (the API; the console saves through its forms, then publishes) ------------------------
+PLAN_FIELDS = (
+    "name",
+    "description",
+    "position",
+    "active",
+    "priorities",
+    "audiences",
+    "update_cadence_minutes",
+    "update_templates",
+)
+TASK_FIELDS = ("title", "description", "assignment_group", "role", "due_offset_minutes", "blocking")
+
+
+@transaction.atomic
+def save_plan(
+    *,
+    actor,
+    plan: ResponsePlan | None = None,
+    values: dict[str, Any],
+    services=None,
+    categories=None,
+    tasks: list[dict[str, Any]] | None = None,
+) -> ResponsePlan:
+    """Create or change a plan (values validated by the caller), replace its checklist when `tasks`
+    is given, and publish a version when the content changed."""
+    plan = plan or ResponsePlan()
+    for name in PLAN_FIELDS:
+        if name in values:
+            setattr(plan, name, values[name])
+    plan.save()
+    if services is not None:
+        plan.services.set(services)
+    if categories is not None:
+        plan.categories.set(categories)
+    if tasks is not None:
+        plan.tasks.all().delete()
+        PlanTask.objects.bulk_create(
+            PlanTask(plan=plan, position=n, **{k: v for k, v in task.items() if k in TASK_FIELDS})
+            for n, task in enumerate(tasks)
+        )
+    publish_version(plan, actor)
+    plan.refresh_from_db()
+    return plan
