@@ -29,6 +29,10 @@ same keys; every template tolerates a missing key):
   action_item_overdue `action_item` {id, title, owner (name), due_date, days_overdue}.
   `nobody_named` (page_unanswered, update_overdue): the record names no one to tell, so the
   default rule tells the Major Incident Managers.
+- task.* (about the incident or major incident the task is on: `incident` or `major_incident`
+  as above): `task` {id, title, description, state, blocking, due_at, assignee (id),
+  assignee_name, assignment_group (id), assignment_group_name, reminder_count}; overdue adds
+  `reminder` {due_at, period, overdue_minutes, period_minutes}
 - every event: `actor` {id, name} when a person caused it
 """
 
@@ -55,6 +59,10 @@ MAJOR_INCIDENT_EVENT_TYPES: dict[str, str] = {
     "major_incident.resolved": "Major incident resolved",
     "major_incident.closed": "Major incident closed",
     "major_incident.action_item_overdue": "Review action item overdue",
+}
+TASK_EVENT_TYPES: dict[str, str] = {
+    "task.assigned": "Task assigned",
+    "task.overdue": "Task overdue",
 }
 TEMPLATES = "incidents/notifications"
 
@@ -367,6 +375,36 @@ def incident_sample(event: str) -> tuple[Subject, dict]:
     return _incident_subject(), context
 
 
+TASK = {
+    "id": 5,
+    "title": "Fail the payroll database over to the standby",
+    "description": "Follow the runbook; tell the bridge when done.",
+    "state": "open",
+    "blocking": True,
+    "due_at": "2026-11-22T10:30:00+00:00",
+    "assignee": 4,
+    "assignee_name": "Tara Tech",
+    "assignment_group": 2,
+    "assignment_group_name": "Database Team",
+    "reminder_count": 0,
+}
+
+
+def task_sample(event: str) -> tuple[Subject, dict]:
+    """A sample task on a major incident with what `event` adds (the overdue reminder)."""
+    subject, context = major_incident_sample("major_incident.declared")
+    context["task"] = dict(TASK)
+    if event == "task.overdue":
+        context["task"]["reminder_count"] = 1
+        context["reminder"] = {
+            "due_at": TASK["due_at"],
+            "period": 1,
+            "overdue_minutes": 5,
+            "period_minutes": 60,
+        }
+    return subject, context
+
+
 def register() -> None:
     """Register everything above (idempotent)."""
     registry.register_event_types(*EVENT_TYPES, "incident.hold_reminder", labels=EVENT_TYPES, subject_kind="incident")
@@ -375,9 +413,11 @@ def register() -> None:
     )
     # A page is internal (bridge, acknowledge link) but goes to every endpoint that listens to it.
     registry.register_event_types("major_incident.paged", for_listeners=True)
-    registry.register_templates(TEMPLATES, "incident.*", "sla.*", "major_incident.*")
+    registry.register_event_types(*TASK_EVENT_TYPES, labels=TASK_EVENT_TYPES)
+    registry.register_templates(TEMPLATES, "incident.*", "sla.*", "major_incident.*", "task.*")
     registry.register_samples(incident_sample, "incident.*", "sla.*")
     registry.register_samples(major_incident_sample, "major_incident.*")
+    registry.register_samples(task_sample, "task.*")
     registry.register_default_rules(DEFAULT_RULES)
     for role, grants in ROLE_PERMISSIONS.items():
         for permissions in grants:

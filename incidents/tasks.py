@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.major import tasks as major_tasks  # noqa: F401  (registers the major incident sweeps)
+from incidents.response import jobs as task_jobs  # noqa: F401  (registers the overdue task reminders)
 from incidents.sla import firing
 from itsm.queue import send_now
 

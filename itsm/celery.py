@@ -29,6 +29,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-major-incidents": {"task": "incidents.major.tasks.sweep_major_incidents", "schedule": 60.0},
     # Overdue review action items: once per item and day; hourly so an outage delays it by an hour at most.
     "remind-action-items": {"task": "incidents.major.review_tasks.remind_action_items", "schedule": 3600.0},
+    "remind-overdue-tasks": {"task": "incidents.response.jobs.remind_overdue_tasks", "schedule": 60.0},
 }
 
 app.conf.beat_schedule = BEAT_SCHEDULE

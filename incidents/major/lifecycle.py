@@ -33,7 +33,7 @@ from incidents.major.models import (
     StakeholderUpdate,
 )
 from incidents.models import Incident
-from incidents.response import plans
+from incidents.response import plans, worktasks
 from itsm import events as domain_events
 from itsm.exceptions import Conflict, InvalidTransition
 from itsm.models import Service
@@ -458,7 +458,16 @@ def _reject(mi: MajorIncident, actor, payload: dict) -> None:
 
 
 def _resolve(mi: MajorIncident, actor, payload: dict) -> None:
-    """active -> resolved: costs frozen, responders released, optionally every open linked incident resolved."""
+    """active -> resolved: costs frozen, responders released, optionally every open linked incident resolved.
+
+    Refused (409) while a blocking task is open, naming the tasks.
+    """
+    if blocking := worktasks.open_blocking_tasks(mi):
+        named = [f"'{t.title}' (task {t.pk})" for t in blocking]
+        raise Conflict(
+            f"{mi.number} cannot resolve while blocking tasks are open: {', '.join(named)}.",
+            errors={"tasks": named},
+        )
     resolve_linked = bool(payload.get("resolve_linked"))
     resolved_ids: list[int] = []
     if resolve_linked:

@@ -5,6 +5,7 @@ from rest_framework.authtoken.models import Token
 
 from incidents import services
 from incidents.major import lifecycle, links, responders, updates
+from incidents.response import worktasks
 from itsm import roles
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
 
@@ -29,5 +30,8 @@ def seeded(make_user):
     responders.page_responders(mi, actor=admin, user=admin)
     updates.post_update(mi, actor=admin, audience="external", status="investigating", body="Looking.")
     links.link_incidents(mi, actor=admin, incidents=[incidents[1]])
+    # A task on the first incident and one on the major incident (task ids 1 and 2).
+    worktasks.create_task(actor=admin, record=incidents[0], title="Call the vendor", assignee=admin)
+    worktasks.create_task(actor=admin, record=mi, title="Fail over", assignment_group=group)
     token, _ = Token.objects.get_or_create(user=admin)
     return {"Authorization": f"Token {token.key}"}
