@@ -22,6 +22,8 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "incidents.majorincident": ("Major incidents", "crisis_alert"),
     "incidents.stakeholderupdate": ("Major incidents", "campaign"),
     "incidents.majorincidentsettings": ("Major incidents", "tune"),
+    "incidents.responseplan": ("Major incidents", "checklist"),
+    "incidents.triggerrule": ("Major incidents", "bolt"),
     "problems.problem": ("Problems", "bug_report"),
     "problems.knownerror": ("Problems", "menu_book"),
     "communications.notification": ("Communications", "outbox"),
