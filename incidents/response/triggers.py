@@ -125,7 +125,10 @@ def conditions_hold(rule: TriggerRule, incident: Incident) -> bool:
             actual = field_value(incident, condition["field"])
         except (ValueError, KeyError, TypeError):
             return False
-        if not _compare(condition["field"], actual, condition.get("op"), condition.get("value")):
+        try:
+            if not _compare(condition["field"], actual, condition.get("op"), condition.get("value")):
+                return False
+        except TypeError:  # a stored value of the wrong shape never matches
             return False
     return True
 

@@ -21,6 +21,7 @@ from itsm.api.serializers import StrictSerializer
 from itsm.models import AssignmentGroup, Category, Service
 
 from .config_permissions import ManagersReadAdministratorsWrite
+from .fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 MAX_TASKS = 100
 MAX_TEMPLATES = 20
@@ -29,23 +30,32 @@ MAX_TEMPLATES = 20
 class PlanTaskSerializer(StrictSerializer):
     """One checklist step: owned by a group or by a role of the response team, due after declaration."""
 
-    title = serializers.CharField(max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
-    assignment_group = serializers.PrimaryKeyRelatedField(
-        queryset=AssignmentGroup.objects.all(), required=False, allow_null=True, default=None
+    title = StrictCharField(max_length=255)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=10_000)
+    assignment_group = StrictIntegerField(
+        min_value=1, required=False, allow_null=True, default=None, help_text="An assignment group id."
     )
     role = serializers.ChoiceField(choices=TaskRole.choices, required=False, allow_blank=True, default="")
-    due_offset_minutes = serializers.IntegerField(
+
+    def validate_assignment_group(self, value: int | None) -> AssignmentGroup | None:
+        if value is None:
+            return None
+        group = AssignmentGroup.objects.filter(pk=value, active=True).first()
+        if group is None:
+            raise serializers.ValidationError(f"{value} is not an active assignment group.")
+        return group
+
+    due_offset_minutes = StrictIntegerField(
         min_value=0, max_value=525_600, help_text="Due this many minutes after declaration (0 or more)."
     )
-    blocking = serializers.BooleanField(required=False, default=False)
+    blocking = StrictBooleanField(required=False, default=False)
 
 
 class UpdateTemplateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=150)
+    name = StrictCharField(max_length=150)
     audience = serializers.ChoiceField(choices=Audience.choices, required=False, default=Audience.INTERNAL)
     status = serializers.ChoiceField(choices=UpdateStatus.choices, required=False, default=UpdateStatus.INVESTIGATING)
-    body = serializers.CharField(
+    body = StrictCharField(
         max_length=10_000, help_text="Placeholders: {title}, {number}, {services}, {priority}, {incident}."
     )
 
@@ -54,7 +64,7 @@ class CommunicationPlanSerializer(StrictSerializer):
     """Who is kept informed, how often, and the update templates (the first pre-fills the draft)."""
 
     audiences = serializers.ListField(child=serializers.ChoiceField(choices=Audience.choices), required=False)
-    update_cadence_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False, allow_null=True)
+    update_cadence_minutes = StrictIntegerField(min_value=1, max_value=1440, required=False, allow_null=True)
     update_templates = UpdateTemplateSerializer(many=True, required=False, max_length=MAX_TEMPLATES)
 
 
@@ -68,26 +78,26 @@ class PlanVersionSerializer(serializers.ModelSerializer):
 class ResponsePlanSerializer(StrictSerializer):
     """A response plan: what it matches, its checklist and its communication plan."""
 
-    id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=150)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    position = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
-    active = serializers.BooleanField(required=False)
-    services = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), many=True, required=False, help_text="Empty: any."
+    id = StrictIntegerField(read_only=True)
+    name = StrictCharField(max_length=150)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+    position = StrictIntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    active = StrictBooleanField(required=False)
+    services = serializers.ListField(
+        child=StrictCharField(max_length=100), required=False, max_length=500, help_text="Service slugs; empty: any."
     )
-    categories = serializers.PrimaryKeyRelatedField(
-        queryset=Category.objects.all(),
-        many=True,
+    categories = serializers.ListField(
+        child=StrictIntegerField(min_value=1),
         required=False,
-        help_text="Empty: any (a parent covers its children).",
+        max_length=500,
+        help_text="Category ids; empty: any (a parent covers its children).",
     )
     priorities = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=5), required=False, help_text="Empty: any."
+        child=StrictIntegerField(min_value=1, max_value=5), required=False, help_text="Empty: any."
     )
     tasks = PlanTaskSerializer(many=True, required=False, max_length=MAX_TASKS)
     communication_plan = CommunicationPlanSerializer(required=False)
-    current_version = serializers.IntegerField(read_only=True)
+    current_version = StrictIntegerField(read_only=True)
     versions = PlanVersionSerializer(many=True, read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -102,6 +112,20 @@ class ResponsePlanSerializer(StrictSerializer):
         if others.exists():
             raise serializers.ValidationError(f"A plan named '{value}' exists.")
         return value
+
+    def validate_services(self, value: list[str]) -> list[Service]:
+        found = {s.slug: s for s in Service.objects.filter(slug__in=set(value))}
+        unknown = [slug for slug in value if slug not in found]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown service(s): {', '.join(unknown)}.")
+        return list({slug: found[slug] for slug in value}.values())
+
+    def validate_categories(self, value: list[int]) -> list[Category]:
+        found = Category.objects.in_bulk(set(value))
+        unknown = [str(pk) for pk in value if pk not in found]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown category id(s): {', '.join(unknown)}.")
+        return list({pk: found[pk] for pk in value}.values())
 
     def validate_priorities(self, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):

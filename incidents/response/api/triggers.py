@@ -22,6 +22,7 @@ from itsm.api.mixins import IdempotentCreateMixin, check_if_match, compute_etag
 from itsm.api.serializers import StrictSerializer
 
 from .config_permissions import ManagersReadAdministratorsWrite
+from .fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 MAX_CONDITIONS = 20
 
@@ -33,7 +34,12 @@ class ConditionSerializer(StrictSerializer):
 
     def to_internal_value(self, data):
         # Unknown fields and operators are named with the known ones (one message per condition).
-        if isinstance(data, dict) and set(data) == {"field", "op", "value"}:
+        if (
+            isinstance(data, dict)
+            and set(data) == {"field", "op", "value"}
+            and isinstance(data["field"], str)
+            and isinstance(data["op"], str)
+        ):
             try:
                 validate_conditions([data])
             except DjangoValidationError as exc:
@@ -45,20 +51,20 @@ class ConditionSerializer(StrictSerializer):
 class TriggerRuleSerializer(StrictSerializer):
     """A trigger rule with its statistics."""
 
-    id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=150)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    active = serializers.BooleanField(required=False, help_text="Off until an administrator turns it on.")
-    position = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    id = StrictIntegerField(read_only=True)
+    name = StrictCharField(max_length=150)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+    active = StrictBooleanField(required=False, help_text="Off until an administrator turns it on.")
+    position = StrictIntegerField(min_value=0, max_value=2_147_483_647, required=False)
     action = serializers.ChoiceField(choices=TriggerAction.choices, required=False)
     conditions = ConditionSerializer(many=True, required=False, max_length=MAX_CONDITIONS)
-    count_threshold = serializers.IntegerField(min_value=2, max_value=10_000, required=False, allow_null=True)
-    window_minutes = serializers.IntegerField(min_value=1, max_value=10_080, required=False, allow_null=True)
-    fired = serializers.IntegerField(read_only=True, help_text="Firings recorded.")
-    proposed = serializers.IntegerField(read_only=True, help_text="Firings that made a major incident.")
-    accepted = serializers.IntegerField(read_only=True, help_text="...of which declared.")
-    rejected = serializers.IntegerField(read_only=True, help_text="...of which rejected.")
-    pending = serializers.IntegerField(read_only=True, help_text="...of which still proposed.")
+    count_threshold = StrictIntegerField(min_value=2, max_value=10_000, required=False, allow_null=True)
+    window_minutes = StrictIntegerField(min_value=1, max_value=10_080, required=False, allow_null=True)
+    fired = StrictIntegerField(read_only=True, help_text="Firings recorded.")
+    proposed = StrictIntegerField(read_only=True, help_text="Firings that made a major incident.")
+    accepted = StrictIntegerField(read_only=True, help_text="...of which declared.")
+    rejected = StrictIntegerField(read_only=True, help_text="...of which rejected.")
+    pending = StrictIntegerField(read_only=True, help_text="...of which still proposed.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -104,8 +110,8 @@ class TriggerRuleSerializer(StrictSerializer):
 
 
 class RecordRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.CharField()
+    id = StrictIntegerField()
+    number = StrictCharField()
 
 
 class TriggerFiringSerializer(serializers.ModelSerializer):
