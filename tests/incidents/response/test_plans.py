@@ -153,3 +153,18 @@ def test_a_running_major_incident_keeps_its_version(mim, administrator, service)
     assert list(Task.objects.filter(major_incident=first).values_list("title", flat=True)) == ["Step one"]
     assert list(Task.objects.filter(major_incident=second).values_list("title", flat=True)) == ["Step two"]
     assert first.response_plan_version.content["tasks"][0]["title"] == "Step one"
+
+
+def test_demo_seeds_a_plan_and_an_inactive_rule_once(administrator, group):
+    from types import SimpleNamespace
+
+    from incidents.response import demo
+    from incidents.response.models import TriggerRule
+
+    ctx = SimpleNamespace(users={"admin": administrator}, groups={"Service Desk": group})
+    demo.seed(ctx)
+    demo.seed(ctx)
+    plan = ResponsePlan.objects.get()
+    assert plan.current_version == 1 and plan.tasks.count() == 4 and plan.priorities == [1]
+    rule = TriggerRule.objects.get()
+    assert not rule.active and rule.conditions[1]["field"] == "service.criticality"
