@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 
 from incidents.choices import IncidentState, TimelineType, Transition, Visibility
 from incidents.models import Incident, TimelineEvent
+from incidents.response.narration import task_sentence
 from itsm.choices import Impact, Priority, SlaKind, Urgency
 from itsm.models import AssignmentGroup, Category, Service, SlaPolicy
 
@@ -142,6 +143,8 @@ class TimelineNarrator:
             return f"Alert received again: {data.get('count')} occurrences, last seen {data.get('last_seen')}."
         if kind == TimelineType.NOTIFIED:
             return f"Notified {data.get('recipient')} by {data.get('channel')} ({data.get('event')})."
+        if kind == TimelineType.TASK:
+            return task_sentence(data)
         if kind == TimelineType.WORKAROUND_APPLIED:
             return f"Workaround of known error #{data.get('known_error')} applied."
         return f"{event.get_type_display()}: {data}"

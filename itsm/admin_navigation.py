@@ -19,10 +19,11 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "incidents.alertroute": ("Incidents", "sensors"),
     "incidents.incidentalert": ("Incidents", "notifications"),
     "incidents.inboundmessage": ("Incidents", "mail"),
+    "incidents.task": ("Incidents", "checklist"),
     "incidents.majorincident": ("Major incidents", "crisis_alert"),
     "incidents.stakeholderupdate": ("Major incidents", "campaign"),
     "incidents.majorincidentsettings": ("Major incidents", "tune"),
-    "incidents.responseplan": ("Major incidents", "checklist"),
+    "incidents.responseplan": ("Major incidents", "fact_check"),
     "incidents.triggerrule": ("Major incidents", "bolt"),
     "problems.problem": ("Problems", "bug_report"),
     "problems.knownerror": ("Problems", "menu_book"),
@@ -51,6 +52,7 @@ EXTRA_LINKS: list[tuple[str, str, str, str, str]] = [
         "assignment_ind",
         "incidents.incident",
     ),
+    ("Incidents", "My tasks", "admin:incidents_task_mine", "checklist", "incidents.task"),
 ]
 APP_SECTION = {
     "incidents": "Incidents",

@@ -16,7 +16,7 @@ Django autodiscovers this package; importing the modules registers their admins.
 
 from incidents.alerts import admin as alerts_admin  # the intake pages (alert routes, alerts, inbound mail)
 from incidents.major import admin as major_admin  # the major incident list, workbench and settings
-from incidents.response import admin as response_admin  # tasks, response plans, trigger rules
+from incidents.response import admin as response_admin  # tasks ("My tasks"), response plans, trigger rules
 
 from .clocks import SlaClockAdmin
 from .incident import IncidentAdmin

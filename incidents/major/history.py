@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from incidents.major.models import MajorIncident, MajorIncidentEvent, PostIncidentReview
 from incidents.models import Incident, TimelineEvent
+from incidents.response.narration import task_sentence
 from itsm.timeline import MergedEntry, TimelineSource, merged, merged_queryset
 
 MAJOR = "major_incident"
@@ -109,6 +110,8 @@ def describe(entry: MergedEntry) -> str:
         return prefix + ", ".join(data.get("fields") or [])
     if entry.type == "action_item":
         return f"{data.get('event')}: {data.get('title')}"
+    if entry.type == "task":
+        return task_sentence(data)
     return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
 
 

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from incidents.admin.display import short_duration
 from incidents.major.choices import MajorIncidentState, MajorTimelineType, Role, UpdateStatus
 from incidents.narration import person
+from incidents.response.narration import task_sentence
 
 S = MajorIncidentState
 T = MajorTimelineType
@@ -125,6 +126,8 @@ class MajorNarrator:
             return f"Action item {data.get('action', 'changed')}: “{str(data.get('title', ''))[:120]}”."
         if kind == T.NOTIFIED:
             return f"Notified {data.get('recipient', '')} ({data.get('event', '')} by {data.get('channel', '')})."
+        if kind == T.TASK:
+            return task_sentence(data)
         return ", ".join(f"{k}: {v}" for k, v in data.items())[:200]
 
 
