@@ -15,3 +15,9 @@ class IncidentsConfig(AppConfig):
         # permissions on this app's models with itsm.roles.
         registrations.register()
         connect_alert_signals()
+        # Trigger rules: evaluated after commit, from the domain event the incident use cases publish.
+        from incidents.response import trigger_check, triggers
+        from itsm import events as domain_events
+
+        trigger_check.connect()
+        domain_events.subscribe(trigger_check.EVENT_NAME, triggers.handle)

@@ -4,6 +4,7 @@ from communications.models import NotificationRule, Subscription, WebhookEndpoin
 from incidents import services
 from incidents.major import demo as major_demo
 from incidents.models import Incident
+from incidents.response import demo as response_demo
 
 SCENARIOS = [
     # title, service, impact, urgency, path of transitions
@@ -32,6 +33,7 @@ def seed(ctx) -> None:
     if not Incident.objects.exists():
         seed_incidents(ctx)
     major_demo.seed(ctx)
+    response_demo.seed(ctx)  # after the demo major incidents: they keep their own history
 
 
 def seed_incidents(ctx) -> None:

@@ -19,6 +19,8 @@ from django_fsm import can_proceed
 from incidents import events, notify, policy, sla
 from incidents.choices import Channel, HoldReason, IncidentState, ResolutionCode, Visibility
 from incidents.models import Comment, Incident, IncidentSettings
+from incidents.response import trigger_check
+from incidents.response.choices import TriggerEvent
 from itsm import roles
 from itsm.exceptions import InvalidTransition, StaleRecord
 from itsm.models import AssignmentGroup, PriorityMatrixEntry
@@ -204,6 +206,7 @@ def open_incident(*, actor, title: str, impact: int = 2, urgency: int = 2, **fie
     if incident.assignee_id or incident.assignment_group_id:
         occurrences.append(notify.IncidentEvent("incident.assigned", incident, actor))
     notify.incident_events(occurrences)
+    trigger_check.request_check(incident, TriggerEvent.CREATED)
     return incident
 
 
@@ -235,6 +238,9 @@ def update_incident(incident: Incident | int, *, actor, changes: dict, expected_
     _save(incident)
     if {"priority", "service", "category"} & set(changed):
         sla.policy_inputs_changed(incident, actor)
+    if "priority" in changed or "service" in changed:
+        event = TriggerEvent.PRIORITY_CHANGED if "priority" in changed else TriggerEvent.SERVICE_CHANGED
+        trigger_check.request_check(incident, event)
     if "assignment_group" in changed or "assignee" in changed:
         notify.incident_event("incident.assigned", incident, actor)
     return incident
@@ -564,6 +570,7 @@ def raise_priority(incident: Incident | int, *, actor, reason: str) -> Incident:
     _add_comment(incident, actor, f"Urgency raised: {reason}.", Visibility.INTERNAL)
     if "priority" in changed:
         sla.policy_inputs_changed(incident, actor)
+        trigger_check.request_check(incident, TriggerEvent.PRIORITY_CHANGED)
     return incident
 
 

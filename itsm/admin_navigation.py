@@ -23,6 +23,8 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "incidents.majorincident": ("Major incidents", "crisis_alert"),
     "incidents.stakeholderupdate": ("Major incidents", "campaign"),
     "incidents.majorincidentsettings": ("Major incidents", "tune"),
+    "incidents.responseplan": ("Major incidents", "fact_check"),
+    "incidents.triggerrule": ("Major incidents", "bolt"),
     "status.maintenancewindow": ("Major incidents", "engineering"),
     "problems.problem": ("Problems", "bug_report"),
     "problems.knownerror": ("Problems", "menu_book"),
@@ -31,9 +33,9 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "communications.notificationtemplate": ("Communications", "description"),
     "communications.webhookendpoint": ("Communications", "webhook"),
     "communications.subscription": ("Communications", "notifications_active"),
-    "status.statuspagegroup": ("Major incidents", "web"),  # status page (room C)
-    "status.statuspageentry": ("Major incidents", "view_list"),  # status page (room C)
-    "status.statussubscriber": ("Major incidents", "mark_email_read"),  # status page (room C)
+    "status.statuspagegroup": ("Major incidents", "web"),
+    "status.statuspageentry": ("Major incidents", "view_list"),
+    "status.statussubscriber": ("Major incidents", "mark_email_read"),
     "itsm.service": ("Configuration", "dns"),
     "itsm.category": ("Configuration", "category"),
     "itsm.assignmentgroup": ("Configuration", "groups"),

@@ -276,6 +276,9 @@ SPECTACULAR_SETTINGS = {
         "MajorIncidentStateEnum": "incidents.major.choices.MajorIncidentState",
         "MajorIncidentTransitionEnum": "incidents.major.choices.MajorTransition",
         "StakeholderUpdateStatusEnum": "incidents.major.choices.UpdateStatus",
+        "AudienceEnum": "incidents.major.choices.Audience",
+        "TriggerActionEnum": "incidents.response.choices.TriggerAction",
+        "ActionEnum": "incidents.alerts.services.ACTIONS",  # the alert event action keeps its name
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -454,8 +454,12 @@ def _open(actor, event: AlertEvent) -> Incident:
     )
     seen, now = event.timestamp, timezone.now()
     # The alert counters are not agent-editable fields, so open_incident does not take them.
-    Incident.objects.filter(pk=incident.pk).update(alert_count=1, alert_first_seen_at=seen, alert_last_seen_at=seen)
+    # The trigger check open_incident queued runs after commit, so it sees the alert severity.
+    Incident.objects.filter(pk=incident.pk).update(
+        alert_count=1, alert_first_seen_at=seen, alert_last_seen_at=seen, alert_severity=event.severity
+    )
     incident.alert_count, incident.alert_first_seen_at, incident.alert_last_seen_at = 1, seen, seen
+    incident.alert_severity = event.severity
     IncidentAlert.objects.create(
         incident=incident,
         dedup_key=event.dedup_key,

@@ -3,7 +3,7 @@ require a policy decision, save with a version bump."""
 
 from django.core.exceptions import PermissionDenied
 
-from incidents.major.models import MajorIncident
+from incidents.major.models import MajorIncident, MajorIncidentSettings
 from incidents.policy import Decision
 from itsm.exceptions import StaleRecord
 
@@ -32,3 +32,9 @@ def save(mi: MajorIncident, update_fields: list[str] | None = None) -> None:
     if update_fields is not None:
         update_fields = sorted({*update_fields, "version", "updated_at"})
     mi.save(update_fields=update_fields)
+
+
+def default_cadence(incident, settings: MajorIncidentSettings | None = None) -> int:
+    """The update cadence of a new major incident: the P1 cadence for a P1 primary, else the default."""
+    settings = settings or MajorIncidentSettings.current()
+    return settings.cadence_p1_minutes if incident.priority == 1 else settings.cadence_default_minutes

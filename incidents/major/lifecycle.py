@@ -33,7 +33,7 @@ from incidents.major.models import (
     StakeholderUpdate,
 )
 from incidents.models import Incident
-from incidents.response import worktasks
+from incidents.response import plans, worktasks
 from itsm import events as domain_events
 from itsm.exceptions import Conflict, InvalidTransition
 from itsm.models import Service
@@ -254,12 +254,6 @@ def _apply(mi: MajorIncident, actor, values: dict[str, Any]) -> list[str]:
     return changed
 
 
-def default_cadence(incident: Incident, settings: MajorIncidentSettings | None = None) -> int:
-    """The update cadence of a new major incident: the P1 cadence for a P1 primary, else the default."""
-    settings = settings or MajorIncidentSettings.current()
-    return settings.cadence_p1_minutes if incident.priority == 1 else settings.cadence_default_minutes
-
-
 def _next_update_base(mi: MajorIncident) -> datetime | None:
     last = StakeholderUpdate.objects.filter(major_incident=mi).order_by("-posted_at", "-id").first()
     return last.posted_at if last is not None else mi.declared_at
@@ -337,7 +331,7 @@ def propose(*, actor, incident: Incident | int, reason: str, declare: bool = Fal
         reason=reason.strip(),
         proposed_by=actor if getattr(actor, "pk", None) else None,
         proposed_at=timezone.now(),
-        update_cadence_minutes=values.pop("update_cadence_minutes", None) or default_cadence(incident, settings),
+        update_cadence_minutes=values.pop("update_cadence_minutes", None) or common.default_cadence(incident, settings),
     )
     services = values.pop("affected_services", None)
     stakeholders = values.pop("stakeholders", None)
@@ -441,6 +435,7 @@ def _declare(mi: MajorIncident, actor, payload: dict) -> None:
         mi.next_update_due_at = mi.declared_at + timedelta(minutes=mi.update_cadence_minutes)
 
     _run(mi, actor, "declare", before_save=first_update_due)
+    plans.instantiate(mi, actor)  # the matching response plan: version, cadence, draft, tasks
     named = sorted({f"user:{uid}" for uid in (mi.manager_id, mi.comms_lead_id, mi.tech_lead_id) if uid})
     notify.emit_event(mi, "major_incident.declared", actor, recipients=named or None)
 

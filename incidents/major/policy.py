@@ -44,8 +44,9 @@ def can_view(user, mi=None) -> Decision:
 
 
 def can_propose(user) -> Decision:
-    """Agents, resolvers, problem managers, MIMs and administrators propose major incidents."""
-    if getattr(user, "is_superuser", False) or roles.has_role(user, *PROPOSING_ROLES):
+    """Agents, resolvers, problem managers, MIMs and administrators propose major incidents (and
+    the system account, for trigger rules)."""
+    if is_system(user) or getattr(user, "is_superuser", False) or roles.has_role(user, *PROPOSING_ROLES):
         return ALLOW
     return Decision(False, "Your role may not propose major incidents.")
 

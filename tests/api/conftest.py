@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import Token
 
 from incidents import services
 from incidents.major import lifecycle, links, responders, updates
-from incidents.response import worktasks
+from incidents.response import plans, worktasks
+from incidents.response.models import TriggerFiring, TriggerRule
 from itsm import roles
 from status.maintenance import services as maintenance
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
@@ -34,6 +35,17 @@ def seeded(make_user):
     responders.page_responders(mi, actor=admin, user=admin)
     updates.post_update(mi, actor=admin, audience="external", status="investigating", body="Looking.")
     links.link_incidents(mi, actor=admin, incidents=[incidents[1]])
+    # A response plan (version 1) and an inactive trigger rule with a firing, for their endpoints.
+    plans.save_plan(
+        actor=admin,
+        values={"name": "Seed plan", "priorities": [1], "update_templates": [{"name": "First", "body": "Hi."}]},
+        services=[service],
+        tasks=[{"title": "Open the bridge", "role": "manager", "due_offset_minutes": 5}],
+    )
+    rule = TriggerRule.objects.create(name="Seed rule", conditions=[{"field": "priority", "op": "eq", "value": 1}])
+    TriggerFiring.objects.create(
+        rule=rule, incident=incidents[0], event="created", decision="proposed", major_incident=mi
+    )
     # A task on the first incident and one on the major incident (task ids 1 and 2).
     worktasks.create_task(actor=admin, record=incidents[0], title="Call the vendor", assignee=admin)
     worktasks.create_task(actor=admin, record=mi, title="Fail over", assignment_group=group)

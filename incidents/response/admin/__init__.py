@@ -1,5 +1,6 @@
 """Console for tasks, response plans and trigger rules (each module registers its own admin)."""
 
+from . import plans, triggers
 from .tasks import TaskAdmin
 
-__all__ = ["TaskAdmin"]
+__all__ = ["TaskAdmin", "plans", "triggers"]

@@ -1,3 +1,12 @@
-"""Response plan and trigger rule routes under /api/v1/ (filled by the plans and triggers work)."""
+"""Response plan and trigger rule routes under /api/v1/ (administrators write, MIMs read)."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .plans import ResponsePlanViewSet
+from .triggers import TriggerRuleViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("response-plans", ResponsePlanViewSet, basename="response-plan")
+router.register("trigger-rules", TriggerRuleViewSet, basename="trigger-rule")
+
+urlpatterns = router.urls
