@@ -9,8 +9,7 @@ from rest_framework.exceptions import ValidationError
 from incidents.choices import Channel, IncidentState, Queue
 from incidents.models import Incident, SlaClock
 from incidents.models.sla import LIVE_STAGES, ClockStage
-from itsm.api.filters import CommaSeparatedFilter, IdFilter, parse_id
-from itsm.models import Service
+from itsm.api.filters import CommaSeparatedFilter, IdFilter, parse_id, service_ids
 
 NUMBER_RE = re.compile(r"^(INC)?0*(\d{1,12})$", re.IGNORECASE)
 
@@ -53,12 +52,7 @@ class IncidentFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_service(self, queryset, name, value):
-        slugs = list(value)
-        found = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
-        unknown = [s for s in slugs if s not in found]
-        if unknown:
-            raise ValidationError({"service": [f"Unknown service(s): {', '.join(unknown)}."]})
-        return queryset.filter(service_id__in=found.values())
+        return queryset.filter(service_id__in=service_ids(value))
 
     def filter_assignee(self, queryset, name, value):
         ids, unassigned = [], False

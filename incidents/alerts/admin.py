@@ -13,23 +13,15 @@ from unfold.admin import ModelAdmin
 from incidents.alerts import conf
 from incidents.models import AlertRoute, InboundMessage, IncidentAlert
 from itsm.admin_large import LargeTableAdminMixin
+from itsm.admin_readonly import ReadOnlyAdminMixin
 
 
-class ReadOnlyAdmin(LargeTableAdminMixin, ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, ModelAdmin):
     """Written by intake only: nobody adds, edits or deletes these rows in the console.
 
     One row per monitored incident or received email: big tables, so never counted whole."""
 
     ordering = ["-pk"]  # newest first, along the primary key (a page never sorts the whole table)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(AlertRoute)

@@ -4,12 +4,10 @@ import re
 
 import django_filters
 from django.db.models import Q
-from rest_framework.exceptions import ValidationError
 
 from incidents.major.choices import MajorIncidentState
 from incidents.major.models import MajorIncident
-from itsm.api.filters import CommaSeparatedFilter, IdFilter
-from itsm.models import Service
+from itsm.api.filters import CommaSeparatedFilter, IdFilter, service_ids
 
 NUMBER_RE = re.compile(r"^(MIM)?0*(\d{1,12})$", re.IGNORECASE)
 
@@ -27,13 +25,8 @@ class MajorIncidentFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_service(self, queryset, name, value):
-        slugs = list(value)
-        found = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
-        unknown = [s for s in slugs if s not in found]
-        if unknown:
-            raise ValidationError({"service": [f"Unknown service(s): {', '.join(unknown)}."]})
         # A subquery rather than a join: a record with several matching services appears once.
-        matching = MajorIncident.affected_services.through.objects.filter(service_id__in=found.values())
+        matching = MajorIncident.affected_services.through.objects.filter(service_id__in=service_ids(value))
         return queryset.filter(pk__in=matching.values("majorincident_id"))
 
     def search(self, queryset, name, value):

@@ -23,6 +23,18 @@ def parse_id(text: str) -> int | None:
     return value if 1 <= value <= ID_MAX else None
 
 
+def service_ids(slugs) -> list[int]:
+    """The ids of the services named by `slugs` (a `?service=` filter); 400 naming the unknown ones."""
+    from itsm.models import Service
+
+    slugs = list(slugs)
+    found = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise ValidationError({"service": [f"Unknown service(s): {', '.join(unknown)}."]})
+    return list(found.values())
+
+
 def refuse_nul_in_query(params) -> None:
     """400 naming each query parameter whose name or value holds a NUL byte (PostgreSQL refuses them)."""
     bad = sorted({name for name, values in params.lists() if NUL in name or any(NUL in v for v in values)})

@@ -1,10 +1,8 @@
 """Explicit FilterSet of the maintenance window list: state, service (slugs), starts_after/before."""
 
 import django_filters
-from rest_framework.exceptions import ValidationError
 
-from itsm.api.filters import CommaSeparatedFilter
-from itsm.models import Service
+from itsm.api.filters import CommaSeparatedFilter, service_ids
 from status.choices import MaintenanceState
 from status.models import MaintenanceWindow
 
@@ -20,10 +18,5 @@ class MaintenanceWindowFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_service(self, queryset, name, value):
-        slugs = list(value)
-        found = dict(Service.objects.filter(slug__in=slugs).values_list("slug", "id"))
-        unknown = [s for s in slugs if s not in found]
-        if unknown:
-            raise ValidationError({"service": [f"Unknown service(s): {', '.join(unknown)}."]})
-        matching = MaintenanceWindow.services.through.objects.filter(service_id__in=found.values())
+        matching = MaintenanceWindow.services.through.objects.filter(service_id__in=service_ids(value))
         return queryset.filter(pk__in=matching.values("maintenancewindow_id"))

@@ -12,6 +12,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from incidents.response import plans
 from incidents.response.models import PlanTask, ResponsePlan, ResponsePlanVersion
+from itsm.admin_readonly import ReadOnlyAdminMixin
 
 
 class PlanTaskInline(TabularInline):
@@ -91,7 +92,7 @@ class ResponsePlanAdmin(ModelAdmin):
 
 
 @admin.register(ResponsePlanVersion)
-class ResponsePlanVersionAdmin(ModelAdmin):
+class ResponsePlanVersionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Published plan versions: immutable snapshots (what a major incident declared under it used)."""
 
     list_display = ["plan", "number", "created_at", "created_by"]
@@ -100,15 +101,6 @@ class ResponsePlanVersionAdmin(ModelAdmin):
     ordering = ["plan", "-number"]
     readonly_fields = ["plan", "number", "created_at", "created_by", "checklist", "communication"]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Checklist")
     def checklist(self, obj: ResponsePlanVersion) -> str:

@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from incidents.response import triggers
 from incidents.response.models import TriggerFiring, TriggerRule
 from itsm.admin_large import LargeTableAdminMixin
+from itsm.admin_readonly import ReadOnlyAdminMixin
 
 
 @admin.register(TriggerRule)
@@ -61,7 +62,7 @@ class TriggerRuleAdmin(ModelAdmin):
 
 
 @admin.register(TriggerFiring)
-class TriggerFiringAdmin(LargeTableAdminMixin, ModelAdmin):
+class TriggerFiringAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, ModelAdmin):
     """Every firing of a rule: the incident, what made it look, the decision, the major incident."""
 
     list_display = ["fired_at", "rule", "incident", "event", "decision", "major_incident"]
@@ -71,12 +72,3 @@ class TriggerFiringAdmin(LargeTableAdminMixin, ModelAdmin):
     ordering = ["-pk"]
     fields = ["rule", "incident", "event", "decision", "major_incident", "detail", "fired_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
