@@ -26,15 +26,17 @@ from communications.services import Emission, emit_many
 from communications.subject import Subject
 from incidents import events as incident_events
 from incidents import notify as incident_notify
+from incidents.choices import TERMINAL_STATES
 from incidents.major import events as major_events
 from incidents.major import notify as major_notify
+from incidents.major.choices import MajorIncidentState
 from incidents.major.models import MajorIncident
 from incidents.models import Incident
 from incidents.response import policy
 from incidents.response import timeline as task_timeline
 from incidents.response.choices import OPEN_TASK_STATES, TaskRole, TaskSource, TaskState
 from incidents.response.models import Task
-from itsm.exceptions import InvalidTransition, StaleRecord
+from itsm.exceptions import Conflict, InvalidTransition, StaleRecord
 from itsm.models import AssignmentGroup
 
 User = get_user_model()
@@ -286,13 +288,19 @@ def create_task(
     """Add a task to an incident or a major incident (`actor=None`: the system, e.g. a plan).
 
     400 naming every bad field (a due time in the past unless `allow_past_due`), 403 from
-    `policy.can_add_task`. `position` defaults to the end of the record's list. Writes the
-    `created` task row on the record's timeline and tells the owner (assignee, else group).
+    `policy.can_add_task`, 409 when the record is over (closed, cancelled or rejected).
+    `position` defaults to the end of the record's list. Writes the `created` task row on the
+    record's timeline and tells the owner (assignee, else group).
     """
     if not isinstance(record, Incident | MajorIncident):
         raise ValidationError({"record": ["An incident or a major incident."]})
     record = _lock_record(record)
     _require(policy.can_add_task(actor, record))
+    over = TERMINAL_STATES
+    if isinstance(record, MajorIncident):
+        over = (MajorIncidentState.CLOSED, MajorIncidentState.REJECTED)
+    if record.state in over:
+        raise Conflict(f"{record.number} is {record.state}: a record that is over takes no new tasks.")
     fields: dict[str, Any] = {
         "title": title,
         "description": description,

@@ -12,7 +12,7 @@ from incidents.major.models import MajorIncidentEvent
 from incidents.models import TimelineEvent
 from incidents.response import worktasks
 from incidents.response.models import Task
-from itsm.exceptions import InvalidTransition, StaleRecord
+from itsm.exceptions import Conflict, InvalidTransition, StaleRecord
 from tests.factories import AssignmentGroupFactory, UserFactory
 from tests.incidents.factories import IncidentFactory
 from tests.incidents.major.factories import MajorIncidentFactory
@@ -245,3 +245,23 @@ def test_open_blocking_tasks():
     TaskFactory(major_incident=mi, blocking=True, state="done")
     TaskFactory(major_incident=mi, blocking=False)
     assert worktasks.open_blocking_tasks(mi) == [held]
+
+
+@pytest.mark.parametrize("state", ["closed", "cancelled"])
+def test_an_incident_that_is_over_takes_no_new_task(agent, group, state):
+    from tests.incidents.factories import bring_to
+
+    incident = bring_to(IncidentFactory(assignment_group=group), state, actor=agent)
+    before = _counts()
+    with pytest.raises(Conflict, match="takes no new tasks"):
+        worktasks.create_task(actor=None, record=incident, title="Too late")
+    assert _counts() == before
+
+
+@pytest.mark.parametrize("state", ["closed", "rejected"])
+def test_a_major_incident_that_is_over_takes_no_new_task(state):
+    mi = MajorIncidentFactory(state=state)
+    before = _counts()
+    with pytest.raises(Conflict, match="takes no new tasks"):
+        worktasks.create_task(actor=None, record=mi, title="Too late")
+    assert _counts() == before
