@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from incidents.response import plans
-from incidents.response.models import ResponsePlan, TriggerRule
+from datetime import timedelta
+
+from django.utils import timezone
+
+from incidents.major.models import MajorIncident
+from incidents.response import plans, worktasks
+from incidents.response.models import ResponsePlan, Task, TriggerRule
 
 PLAN = "P1 outage"
 RULE = "Any P1 on a critical service"
@@ -60,4 +65,39 @@ def seed(ctx) -> None:
                 {"field": "service.criticality", "op": "eq", "value": "critical"},
             ],
         },
+    )
+    _tasks(ctx)
+
+
+def _tasks(ctx) -> None:
+    """Tasks on the active demo major incident (one blocking its resolve, one overdue) and on its
+    primary incident, so the task lists, "My tasks" and the blocking guard have something to show."""
+    mi = MajorIncident.objects.filter(state="active").order_by("id").first()
+    if mi is None or Task.objects.filter(major_incident=mi).exists():
+        return
+    now = timezone.now()
+    tech, comms = mi.tech_lead or ctx.users.get("resolver2"), mi.comms_lead or ctx.users.get("mim")
+    worktasks.create_task(
+        actor=None,
+        record=mi,
+        title="Fail the payroll database over to the standby",
+        description="Blocking: the major incident cannot resolve until this is done or cancelled.",
+        assignee=tech,
+        due_at=now + timedelta(minutes=30),
+        blocking=True,
+    )
+    worktasks.create_task(
+        actor=None,
+        record=mi,
+        title="Brief the HR business partners",
+        assignee=comms,
+        due_at=now - timedelta(minutes=10),
+        allow_past_due=True,
+    )
+    worktasks.create_task(
+        actor=None,
+        record=mi.incident,
+        title="Collect payroll run ids that failed",
+        assignment_group=ctx.groups.get("Applications Team"),
+        due_at=now + timedelta(hours=2),
     )

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from incidents.major import updates
 from incidents.major.models import MajorIncident
 from incidents.models import Incident
+from incidents.response.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,10 @@ def test_demo_major_incidents(settings, tmp_path):
     compliance = updates.cadence_compliance(active)
     assert compliance["updates"] == 2 and compliance["late"] == 1
     assert Incident.objects.filter(major_incident=active).count() == 4  # the primary and three reports
+    tasks = list(Task.objects.filter(major_incident=active).order_by("position"))
+    assert [t.blocking for t in tasks] == [True, False] and all(t.assignee_id for t in tasks)
+    assert [t.is_overdue for t in tasks] == [False, True]
+    assert Task.objects.filter(incident=active.incident).count() == 1
 
     assert closed.state == "closed" and closed.estimated_cost > 0
     assert closed.review.missing() == []
