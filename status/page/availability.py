@@ -105,6 +105,11 @@ class Availability:
     def percent_text(self) -> str:
         return f"{self.percent:.2f}%"
 
+    @property
+    def notable_days(self) -> list[Day]:
+        """The days with disruption or maintenance (what a screen reader lists; the rest were fine)."""
+        return [day for day in self.days if day.css != "ok"]
+
 
 def duration_text(delta: timedelta) -> str:
     """'2 h 05 min', '12 min', 'under a minute'."""
