@@ -94,6 +94,15 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A run of `span` days drawn alike on the bar; `text` names a day that was not fine."""
+
+    css: str
+    span: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Availability:
     """A service's availability over the period and its per-day cells (oldest first)."""
 
@@ -104,6 +113,18 @@ class Availability:
     @property
     def percent_text(self) -> str:
         return f"{self.percent:.2f}%"
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The bar drawn in runs: consecutive fine days are one segment, every other day its own
+        (with its sentence), so a page of many services stays small."""
+        out: list[Segment] = []
+        for day in self.days:
+            if day.css == "ok" and out and out[-1].css == "ok":
+                out[-1] = Segment("ok", out[-1].span + 1, "")
+            else:
+                out.append(Segment(day.css, 1, "" if day.css == "ok" else day.text))
+        return out
 
     @property
     def notable_days(self) -> list[Day]:

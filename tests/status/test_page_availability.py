@@ -97,3 +97,13 @@ def test_the_page_bar_uses_public_impact_windows_per_service_minus_its_maintenan
     bars = {s.id: s.availability for s in page.services}
     assert bars[service.pk].downtime == 3 * H  # 5 h to 1 h ago, minus the hour of maintenance
     assert abs(bars[other.pk].downtime - H) < timedelta(seconds=1)  # declared_at until now
+
+
+def test_fine_days_are_drawn_in_runs_and_other_days_one_by_one():
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    outage = (now - timedelta(days=10, hours=2), now - timedelta(days=10))  # two hours, ten days ago
+    result = av.availability([outage], [], now)
+    segments = result.segments
+    assert [(s.css, s.span) for s in segments] == [("ok", 79), ("down", 1), ("ok", 10)]
+    assert segments[1].text == result.days[79].text and "2 h" in segments[1].text
+    assert sum(s.span for s in segments) == 90 and result.notable_days == [result.days[79]]
