@@ -8,10 +8,38 @@ Sample context: `problem` {number, title, state, root_cause, workaround, fix}; e
 
 from communications import registry
 from communications.subject import Subject
+from itsm import roles
+
+_WORK = {
+    "problems.problem": ["view", "add", "change"],
+    "problems.problemevent": ["view"],
+    "problems.knownerror": ["view"],
+    "problems.knownerroruse": ["view"],
+}
+_READ = {
+    "problems.problem": ["view"],
+    "problems.problemevent": ["view"],
+    "problems.knownerror": ["view"],
+    "problems.knownerroruse": ["view"],
+}
+# problems.policy decides object by object; these model grants open the console's pages to match.
+ROLE_PERMISSIONS: dict[str, list[dict[str, list[str]]]] = {
+    roles.SERVICE_DESK_AGENT: [_WORK],
+    roles.RESOLVER: [_WORK],
+    roles.MAJOR_INCIDENT_MANAGER: [_WORK],
+    roles.PROBLEM_MANAGER: [_WORK, {"problems.problemsettings": ["view"]}],
+    roles.INTEGRATION: [_WORK],
+    roles.ADMINISTRATOR: [_WORK, {"problems.problemsettings": ["view", "change"]}],
+    roles.READ_ONLY: [_READ],
+}
 
 EVENT_TYPES: dict[str, str] = {
+    "problem.created": "Problem created",
     "problem.known_error": "Problem is a known error",
+    "problem.workaround_changed": "Problem workaround published or changed",
     "problem.resolved": "Problem resolved",
+    "problem.closed": "Problem closed",
+    "problem.recurrence": "Problem recurred after resolution",
 }
 TEMPLATES = "problems/notifications"
 DEFAULT_RULES: dict[str, dict] = {
@@ -42,3 +70,6 @@ def register() -> None:
     registry.register_templates(TEMPLATES, "problem.*")
     registry.register_samples(problem_sample, "problem.*")
     registry.register_default_rules(DEFAULT_RULES)
+    for role, grants in ROLE_PERMISSIONS.items():
+        for permissions in grants:
+            roles.register_permissions(role, permissions)

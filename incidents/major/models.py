@@ -138,6 +138,14 @@ class MajorIncident(FSMModelMixin, models.Model):
 
     update_cadence_minutes = models.PositiveIntegerField(default=60)
     update_draft = models.TextField(blank=True, help_text="The next update's draft (pre-filled by the response plan).")
+    problem = models.ForeignKey(
+        "problems.Problem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="major_incidents",
+        help_text="The problem investigating this major incident's cause (set by problem management).",
+    )
     next_update_due_at = models.DateTimeField(null=True, blank=True)
     # The overdue reminder sweep: the due moment of the period last reminded (once per period).
     update_reminded_for = models.DateTimeField(null=True, blank=True)

@@ -128,6 +128,14 @@ class Incident(FSMModelMixin, models.Model):
         related_name="children",
         help_text="The incident this one duplicates or belongs to.",
     )
+    problem = models.ForeignKey(
+        "problems.Problem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+        help_text="The problem investigating this incident's cause (set by problem management).",
+    )
 
     hold_reason = models.CharField(max_length=20, choices=HoldReason.choices, blank=True)
     on_hold_since = models.DateTimeField(null=True, blank=True)

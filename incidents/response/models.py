@@ -31,7 +31,10 @@ T = TaskState
 
 
 class Task(FSMModelMixin, models.Model):
-    """Who does what by when, on one incident or one major incident (exactly one of the two).
+    """Who does what by when, on one incident, one major incident or one problem (exactly one).
+
+    The problem foreign key is lazy (problem management lives to the right of incidents and
+    registers what a task on a problem needs with `incidents.response.records`).
 
     `next_reminder_at` is the overdue sweep's due column: the due time, then one reminder period
     later after each reminder (so an overdue task reminds once per period); null when closed.
@@ -43,6 +46,12 @@ class Task(FSMModelMixin, models.Model):
     )
     major_incident = models.ForeignKey(
         "incidents.MajorIncident", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    problem = models.ForeignKey(
+        "problems.Problem", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    kind = models.CharField(
+        max_length=10, blank=True, help_text="What the task is for, e.g. 'rca' or 'general' on a problem."
     )
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -84,14 +93,16 @@ class Task(FSMModelMixin, models.Model):
         ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(incident__isnull=False) & Q(major_incident__isnull=True))
-                | (Q(incident__isnull=True) & Q(major_incident__isnull=False)),
+                condition=(Q(incident__isnull=False) & Q(major_incident__isnull=True) & Q(problem__isnull=True))
+                | (Q(incident__isnull=True) & Q(major_incident__isnull=False) & Q(problem__isnull=True))
+                | (Q(incident__isnull=True) & Q(major_incident__isnull=True) & Q(problem__isnull=False)),
                 name="task_on_one_record",
             ),
         ]
         indexes = [
             models.Index(fields=["incident", "position", "id"], name="task_incident"),
             models.Index(fields=["major_incident", "position", "id"], name="task_major_incident"),
+            models.Index(fields=["problem", "position", "id"], name="task_problem"),
             models.Index(fields=["assignee", "state"], name="task_assignee_state"),
             models.Index(
                 fields=["next_reminder_at"],
@@ -106,7 +117,9 @@ class Task(FSMModelMixin, models.Model):
     @property
     def record(self):
         """The incident or major incident the task belongs to."""
-        return self.incident if self.incident_id else self.major_incident
+        if self.incident_id:
+            return self.incident
+        return self.major_incident if self.major_incident_id else self.problem
 
     @property
     def is_open(self) -> bool:
