@@ -59,7 +59,13 @@ def test_a_field_set_by_patch_before_satisfies_the_transition(manager):
 
 @pytest.mark.parametrize(
     ("state", "name"),
-    [("new", "resolve"), ("new", "close"), ("known_error", "investigate"), ("closed", "cancel"), ("cancelled", "investigate")],
+    [
+        ("new", "resolve"),
+        ("new", "close"),
+        ("known_error", "investigate"),
+        ("closed", "cancel"),
+        ("cancelled", "investigate"),
+    ],
 )
 def test_transition_from_the_wrong_state_is_409(manager, state, name):
     problem = ProblemFactory(state=state, owner=manager)
