@@ -8,7 +8,15 @@ class ProblemsConfig(AppConfig):
     name = "problems"
 
     def ready(self) -> None:
-        from problems import registrations
+        from django_fsm.signals import post_transition
 
-        # Event types, templates, samples and default rules with communications.
+        from problems import handoff, registrations, worktask_records
+        from problems.kedb import uses
+
+        # Event types, templates, samples, default rules and role permissions.
         registrations.register()
+        # Deflections: an incident resolved with an applied workaround (incidents know nothing of it).
+        post_transition.connect(uses.track_deflections, dispatch_uid="problems.track_deflections")
+        # The major incident hand-off (`major_incident.closed`) and tasks on problems.
+        handoff.connect()
+        worktask_records.register()

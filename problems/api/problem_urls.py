@@ -1,0 +1,3 @@
+"""Routes of /api/v1/problems/ (filled in by the problems API work)."""
+
+urlpatterns: list = []
