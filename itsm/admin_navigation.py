@@ -28,6 +28,7 @@ PLACEMENT: dict[str, tuple[str, str]] = {
     "status.maintenancewindow": ("Major incidents", "engineering"),
     "problems.problem": ("Problems", "bug_report"),
     "problems.knownerror": ("Problems", "menu_book"),
+    "problems.problemsettings": ("Problems", "tune"),
     "communications.notification": ("Communications", "outbox"),
     "communications.notificationrule": ("Communications", "rule"),
     "communications.notificationtemplate": ("Communications", "description"),

@@ -18,6 +18,7 @@ Each console action calls the same `incidents.services` function as its API equi
   `POST /api/v1/major-incidents/{id}/transitions/declare/`.
 - Link to major incident (bulk): `incidents.major.links.link_incidents`, one call for the whole
   selection; `POST /api/v1/major-incidents/{id}/incidents/` `{"incidents": [ids]}`.
+- Practices to the right (problems) add their own bulk actions through `.extensions`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from incidents.major.choices import HOLDING_STATES, LIVE_STATES, MajorIncidentSt
 from incidents.models import Incident, MajorIncident
 from itsm.exceptions import InvalidTransition, StaleRecord
 
+from . import extensions
 from .display import PRIORITY_COLOURS, STATE_COLOURS
 from .forms import (
     SERVICE_ERRORS,
@@ -105,6 +107,13 @@ class IncidentActionsMixin:
             kind = "Public comment" if form.cleaned_data["visibility"] == Visibility.PUBLIC else "Work note"
             messages.success(request, f"{kind} added to {incident.number}.")
         return HttpResponseRedirect(change_url)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Our bulk actions, then those the practices to the right registered (`.extensions`)."""
+        actions = super().get_actions(request)
+        if actions is not None and not request.GET.get("_popup"):
+            actions.update(extensions.changelist_actions(request))
+        return actions
 
     # --- "My work" ----------------------------------------------------------------------------
     @action(description="My work", url_path="my-work", icon="assignment_ind")

@@ -36,6 +36,7 @@ from incidents.sla import CALENDAR_PREFETCH, clock_view
 from itsm.admin_large import LargeTableAdminMixin
 from itsm.models import PriorityMatrixEntry
 
+from . import extensions
 from .actions import IncidentActionsMixin
 from .changelist import (
     ChoicesInFilter,
@@ -383,6 +384,7 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
         return {
             **self._intake_context(request, incident),
             "major_incident_panel": major_incident_panel(incident),
+            "extension_panels": extensions.panels(request, incident),
             "show_save_and_add_another": False,
             "incident": incident,
             "sla_clocks": clock_rows,
