@@ -10,7 +10,7 @@ the API's `POST /api/v1/incidents/{id}/known-errors/{ke}/apply/`).
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,15 +29,6 @@ from problems.models import KnownError
 
 from .display import KNOWN_ERROR_COLOURS
 from .forms import PROBLEM_ERRORS, refusal_text
-
-
-class KnownErrorChangeList(ChangeList):
-    """While searching, the order is relevance (`score`), unless a column was clicked."""
-
-    def get_ordering(self, request: HttpRequest, queryset: QuerySet) -> list:
-        if self.query and ORDER_VAR not in self.params:
-            return ["-score", "-published_at", "-pk"]
-        return super().get_ordering(request, queryset)
 
 
 @admin.register(KnownError)
@@ -77,18 +68,18 @@ class KnownErrorAdmin(ReadOnlyAdminMixin, ModelAdmin):
         ]
         return own + super().get_urls()
 
-    def get_changelist(self, request: HttpRequest, **kwargs):
-        return KnownErrorChangeList
-
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         services = Prefetch("services", queryset=Service.objects.only("id", "name").order_by("name"))
         return super().get_queryset(request).prefetch_related(services, "categories")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        """`kedb.search` ranks (published articles); the list's filters still apply."""
+        """`kedb.search` ranks (published articles), best first unless a column was clicked; the
+        list's filters still apply."""
         if not search_term.strip():
             return queryset, False
         ranked = kedb.search(search_term).filter(pk__in=queryset.order_by().values("pk"))
+        if ORDER_VAR in request.GET:
+            ranked = ranked.order_by(*queryset.query.order_by)
         return ranked.select_related("problem").prefetch_related(*queryset._prefetch_related_lookups), False
 
     @display(description="Problem", ordering="problem__number")
