@@ -44,8 +44,8 @@ from incidents.major.choices import HOLDING_STATES, LIVE_STATES, MajorIncidentSt
 from incidents.models import Incident, MajorIncident
 from itsm.exceptions import InvalidTransition, StaleRecord
 
-from . import extensions
 from .display import PRIORITY_COLOURS, STATE_COLOURS
+from .extensions import changelist_actions
 from .forms import (
     SERVICE_ERRORS,
     AssignGroupForm,
@@ -112,7 +112,7 @@ class IncidentActionsMixin:
         """Our bulk actions, then those the practices to the right registered (`.extensions`)."""
         actions = super().get_actions(request)
         if actions is not None and not request.GET.get("_popup"):
-            actions.update(extensions.changelist_actions(request))
+            actions.update(changelist_actions(request))
         return actions
 
     # --- "My work" ----------------------------------------------------------------------------

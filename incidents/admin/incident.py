@@ -36,7 +36,6 @@ from incidents.sla import CALENDAR_PREFETCH, clock_view
 from itsm.admin_large import LargeTableAdminMixin
 from itsm.models import PriorityMatrixEntry
 
-from . import extensions
 from .actions import IncidentActionsMixin
 from .changelist import (
     ChoicesInFilter,
@@ -60,6 +59,7 @@ from .display import (
     short_duration,
     sla_summary,
 )
+from .extensions import panels as extension_panels
 from .forms import CommentForm, IncidentAddForm, IncidentChangeForm
 
 TIMELINE_LIMIT = 500  # newest events shown on the change page
@@ -384,7 +384,7 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
         return {
             **self._intake_context(request, incident),
             "major_incident_panel": major_incident_panel(incident),
-            "extension_panels": extensions.panels(request, incident),
+            "extension_panels": extension_panels(request, incident),
             "show_save_and_add_another": False,
             "incident": incident,
             "sla_clocks": clock_rows,
