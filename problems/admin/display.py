@@ -90,7 +90,7 @@ class ProblemNarrator:
         if event.type == T.FIELD_CHANGED:
             field = str(data.get("field", "")).replace("_", " ")
             old, new = self._value(data.get("field"), data.get("old")), self._value(data.get("field"), data.get("new"))
-            return f"{field.capitalize()} changed from {old} to {new}."
+            return f"{field.capitalize()} changed from “{old}” to “{new}”."
         if event.type == T.TRANSITION:
             text = f"{str(data.get('name', '')).replace('_', ' ').capitalize()}: {data.get('from')} → {data.get('to')}."
             if data.get("reason"):

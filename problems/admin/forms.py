@@ -190,6 +190,9 @@ class ProblemChangeForm(ServiceBackedForm, RcaEditor):
         super().__init__(*args, **kwargs)
         if "owner" in self.fields:
             self.fields["owner"].queryset = owners()
+        if "rca_method" in self.fields:
+            self.fields["rca_method"].label = "RCA method"
+            self.fields["rca_method"].help_text = "Its notes are edited in the matching section below."
         if self.instance.pk:
             self.fields["loaded_version"].initial = self.instance.version
             self.initial["contributing_factors"] = "\n".join(self.instance.contributing_factors or [])
