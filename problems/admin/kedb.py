@@ -41,7 +41,9 @@ class KnownErrorAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_filter = [("state", ChoicesDropdownFilter), ("services", AutocompleteSelectFilter)]
     list_filter_submit = True
     search_fields = ["title"]  # shows the box; the search itself is kedb.search (get_search_results)
-    search_help_text = "Words of the symptoms, title, root cause or workaround; best matches first, with their score."
+    search_help_text = (
+        "Words of the symptoms, title, root cause or workaround: published articles, best first, with their score."
+    )
     ordering = ["-published_at", "-id"]
     list_per_page = 25
     fields = [

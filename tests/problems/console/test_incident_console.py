@@ -177,3 +177,22 @@ def test_kedb_search_ranks_with_score_and_filters(agent_console, manager, known_
     page = agent_console.get(reverse("admin:problems_knownerror_change", args=[known_error.pk]))
     assert page.status_code == 200 and "Reconnect to the second gateway." in page.content.decode()
     assert agent_console.get("/admin/problems/knownerror/add/").status_code == 403
+
+
+def test_a_resolved_incident_offers_no_apply_and_refuses_it(agent_console, agent, service, known_error):
+    from tests.incidents.factories import bring_to
+
+    incident = IncidentFactory(actor=agent, service=service, title="VPN gateway drops my session")
+    bring_to(incident, "resolved", actor=agent)
+    html = agent_console.get(incident_url(incident)).content.decode()
+    assert f'id="suggestion-{known_error.pk}"' not in html
+    response = agent_console.post(reverse("admin:problems_knownerror_apply", args=[known_error.pk, incident.pk]))
+    assert response.status_code == 302 and texts(response)
+    assert not KnownErrorUse.objects.exists()
+
+
+def test_the_incident_console_imports_nothing_of_problems():
+    from tests.helpers import ROOT, imports_of
+
+    for path in (ROOT / "incidents").rglob("*.py"):
+        assert not {m for m in imports_of(ROOT, path) if m.split(".")[0] == "problems"}, path
