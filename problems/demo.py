@@ -68,20 +68,13 @@ def _incident(ctx, title: str, slug: str, *, category: str | None = None, impact
 
 
 def _open(ctx, title: str, slug: str, incidents: list[str], **fields) -> Problem:
-    """A problem opened by the problem manager, with new incidents linked to it."""
+    """A problem the problem manager raises from new incidents (reactive), or opens by hand."""
     manager = ctx.users["problem"]
-    problem = lifecycle.open_problem(
-        actor=manager,
-        title=title,
-        service=ctx.services[slug],
-        impact=fields.pop("impact", 2),
-        urgency=fields.pop("urgency", 2),
-        **fields,
-    )
+    fields = {"service": ctx.services[slug], "impact": 2, "urgency": 2, **fields}
     if incidents:
         found = [_incident(ctx, t, slug) for t in incidents]
-        links.link_incidents(problem, actor=manager, incidents=found)
-    return problem
+        return lifecycle.raise_problem(actor=manager, incidents=found, title=title, **fields)
+    return lifecycle.open_problem(actor=manager, title=title, **fields)
 
 
 def _run(ctx, problem: Problem, *steps: tuple[str, dict]) -> Problem:
