@@ -19,7 +19,10 @@ from incidents.models import Incident
 from incidents.response import worktasks
 from problems import lifecycle, links
 from problems.choices import ProblemSource
-from problems.models import Problem
+from problems.models import KnownError, Problem, ProblemEvent
+
+# The record's moments, in the order a problem reaches them (the demo spreads them over its age).
+STAMPS = ("opened_at", "investigating_at", "known_error_at", "resolved_at", "closed_at", "cancelled_at")
 
 # The new incident the published known error is suggested on (its words match the article's).
 SUGGESTED_INCIDENT = "Mobile email not syncing since my password change"
@@ -77,6 +80,23 @@ def _open(ctx, title: str, slug: str, incidents: list[str], **fields) -> Problem
     return lifecycle.open_problem(actor=manager, title=title, **fields)
 
 
+def _age(problem: Problem, days: float) -> None:
+    """Spread the problem's stored moments over the last `days` (plain UPDATEs of timestamps only,
+    as the major incident demo does), so ages and times to known error look like real work."""
+    problem.refresh_from_db()
+    now, age = timezone.now(), timedelta(days=days)
+    reached = [name for name in STAMPS if getattr(problem, name) is not None]
+    # The i-th moment reached lies at (1 - i/n) of the age: the first at the start, the last recently.
+    moved = {name: now - age * (1 - i / len(reached)) for i, name in enumerate(reached)}
+    Problem.objects.filter(pk=problem.pk).update(**moved)
+    KnownError.objects.filter(problem=problem, published_at__isnull=False).update(
+        published_at=moved.get("known_error_at", now)
+    )
+    rows = list(ProblemEvent.objects.filter(problem=problem).order_by("at", "id").only("id"))
+    for i, row in enumerate(rows):
+        ProblemEvent.objects.filter(pk=row.pk).update(at=now - age * (1 - i / len(rows)))
+
+
 def _run(ctx, problem: Problem, *steps: tuple[str, dict]) -> Problem:
     for name, payload in steps:
         problem = lifecycle.run_transition(problem, name, actor=ctx.users["problem"], payload=payload)
@@ -90,20 +110,23 @@ def seed(ctx) -> None:
     for scenario in SCENARIOS:
         if not Problem.objects.filter(title=scenario.title).exists():
             scenario(ctx)
+            _age(Problem.objects.get(title=scenario.title), scenario.days)
     if not Incident.objects.filter(title=SUGGESTED_INCIDENT).exists():
         # Filed after the known error was published: its page suggests the workaround.
         _incident(ctx, SUGGESTED_INCIDENT, "email", impact=3, urgency=2)
 
 
-def _scenario(title: str):
+def _scenario(title: str, *, days: float):
+    """Name a scenario by its problem's title and its age in days."""
+
     def mark(func):
-        func.title = title
+        func.title, func.days = title, days
         return func
 
     return mark
 
 
-@_scenario("Intermittent 502 errors on the public website after each deploy")
+@_scenario("Intermittent 502 errors on the public website after each deploy", days=2)
 def new_problem(ctx) -> None:
     """New: raised from two incidents, not picked up yet."""
     _open(
@@ -117,7 +140,7 @@ def new_problem(ctx) -> None:
     )
 
 
-@_scenario("VPN tunnels drop every 10 minutes in the Berlin office")
+@_scenario("VPN tunnels drop every 10 minutes in the Berlin office", days=6)
 def investigating_problem(ctx) -> None:
     """Investigating: a five whys chain under way, an rca task and an overdue general task."""
     manager, now = ctx.users["problem"], timezone.now()
@@ -154,7 +177,7 @@ def investigating_problem(ctx) -> None:
     )
 
 
-@_scenario(KNOWN_ERROR_TITLE)
+@_scenario(KNOWN_ERROR_TITLE, days=12)
 def known_error_problem(ctx) -> None:
     """Known error: a fishbone, a published article with a workaround (suggested on a new incident)."""
     manager = ctx.users["problem"]
@@ -200,7 +223,7 @@ def known_error_problem(ctx) -> None:
     )
 
 
-@_scenario("CRM search returns no results after the nightly index rebuild")
+@_scenario("CRM search returns no results after the nightly index rebuild", days=20)
 def resolved_problem(ctx) -> None:
     """Resolved with a permanent fix; the linked incidents resolved by the problem."""
     manager = ctx.users["problem"]
@@ -235,7 +258,7 @@ def resolved_problem(ctx) -> None:
     )
 
 
-@_scenario("Payroll bank export rejected: wrong file encoding")
+@_scenario("Payroll bank export rejected: wrong file encoding", days=45)
 def closed_problem(ctx) -> None:
     """Closed: fixed, lessons learned, the known error retired."""
     manager = ctx.users["problem"]
@@ -264,7 +287,7 @@ def closed_problem(ctx) -> None:
     )
 
 
-@_scenario("Printers on floor 3 jam repeatedly")
+@_scenario("Printers on floor 3 jam repeatedly", days=9)
 def cancelled_problem(ctx) -> None:
     """Cancelled: not a problem (end-of-life hardware replaced by the asset refresh)."""
     problem = _open(
@@ -279,7 +302,7 @@ def cancelled_problem(ctx) -> None:
     _run(ctx, problem, ("cancel", {"reason": "Not a problem: the printers are replaced by the asset refresh."}))
 
 
-@_scenario(PROACTIVE_TITLE)
+@_scenario(PROACTIVE_TITLE, days=0.5)
 def proactive_problem(ctx) -> None:
     """Proactive: what trend detection opens for a cluster (same service and category, 6 in 7 days)."""
     service, category = ctx.services["email"], ctx.categories["Access/Password reset"]

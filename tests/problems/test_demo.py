@@ -47,6 +47,9 @@ def test_every_state_with_linked_incidents_and_rca(seeded):
     methods = {p.rca_method: p for p in problems.values() if p.rca_method}
     assert len(methods["five_whys"].rca_notes["whys"]) == 5
     assert "technology" in methods["fishbone"].rca_notes["causes"]
+    closed = problems[demo.closed_problem.title]
+    assert closed.opened_at < closed.investigating_at < closed.known_error_at < closed.resolved_at < closed.closed_at
+    assert (closed.closed_at - closed.opened_at).days >= 30  # backdated: the ages look like real work
     resolved = problems[demo.resolved_problem.title]
     assert {i.resolution_code for i in resolved.incidents.all()} == {"resolved_by_problem"}
 
