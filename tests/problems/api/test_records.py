@@ -81,11 +81,21 @@ def test_create_answers_201_with_location_and_the_representation(api, agent, ser
     assert response["Location"] == data["links"]["self"] == f"http://testserver{URL}{problem.pk}/"
     assert response["ETag"] == f'"v{problem.version}"'
     assert data["number"] == problem.number and data["number"].startswith("PRB")
-    assert (data["state"], data["source"], data["service"], data["category"]) == ("new", "manual", service.slug, category.pk)
+    assert (data["state"], data["source"], data["service"], data["category"]) == (
+        "new",
+        "manual",
+        service.slug,
+        category.pk,
+    )
     assert data["priority"] == problem.priority
     assert data["assignment_group"] == group.pk  # the service's owner group
     assert data["rca_notes"] == body["rca_notes"] and data["contributing_factors"] == body["contributing_factors"]
-    assert (data["incidents"], data["major_incidents"], data["known_error"], data["incident_count"]) == ([], [], None, 0)
+    assert (data["incidents"], data["major_incidents"], data["known_error"], data["incident_count"]) == (
+        [],
+        [],
+        None,
+        0,
+    )
     assert set(data["links"]) == {"self", "timeline", "incidents", "major_incidents", "transitions"}
 
 
@@ -222,7 +232,9 @@ def test_patch_changes_fields_and_refuses_the_state(api, agent, service):
     problem = ProblemFactory()
     client = api.as_user(agent)
     response = client.patch(
-        f"{URL}{problem.pk}/", {"workaround": "Restart the agent.", "service": service.slug, "urgency": 1}, format="json"
+        f"{URL}{problem.pk}/",
+        {"workaround": "Restart the agent.", "service": service.slug, "urgency": 1},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     assert (response.json()["workaround"], response.json()["service"]) == ("Restart the agent.", service.slug)
