@@ -148,3 +148,13 @@ def test_apply_with_resolve_deflects(api, manager, service):
     article.refresh_from_db()
     assert (incident.state, incident.resolution_code) == ("resolved", "workaround")
     assert (article.uses, article.deflections) == (1, 1)
+
+
+def test_incident_known_error_paths_reach_the_problems_views():
+    # The incident routes are included first (itsm.urls); none of them may swallow these paths.
+    from django.urls import resolve
+
+    from problems.api import kedb
+
+    assert resolve("/api/v1/incidents/INC0000001/known-errors/").func.view_class is kedb.IncidentKnownErrorsView
+    assert resolve("/api/v1/incidents/7/known-errors/3/apply/").func.view_class is kedb.ApplyWorkaroundView
