@@ -158,3 +158,15 @@ def test_incident_known_error_paths_reach_the_problems_views():
 
     assert resolve("/api/v1/incidents/INC0000001/known-errors/").func.view_class is kedb.IncidentKnownErrorsView
     assert resolve("/api/v1/incidents/7/known-errors/3/apply/").func.view_class is kedb.ApplyWorkaroundView
+
+
+def test_apply_replays_with_the_same_idempotency_key(api, manager, service):
+    article = known_error(manager, "Badge reader rejects cards", service=service)
+    incident = IncidentFactory(title="Badge reader rejects my card", service=service)
+    client = api.as_user(manager)
+    url = f"/api/v1/incidents/{incident.pk}/known-errors/{article.pk}/apply/"
+    first = client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="apply-1")
+    again = client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="apply-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert KnownErrorUse.objects.count() == 1

@@ -276,3 +276,15 @@ def test_timeline_lists_events_oldest_first_in_cursor_pages(api, agent):
     assert set(first["results"][0]) == {"id", "type", "actor", "at", "data"}
     rest = client.get(first["next"]).json()["results"]
     assert [e["data"]["new"] for e in rest] == ["b", "c"]
+
+
+def test_patch_validates_rca_notes_against_the_method(api, agent):
+    problem = ProblemFactory()
+    client = api.as_user(agent)
+    bad = client.patch(f"{URL}{problem.number}/", {"rca_method": "fishbone", "rca_notes": {"whys": []}}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"rca_notes"}
+    not_an_object = client.patch(f"{URL}{problem.pk}/", {"rca_notes": [1, 2]}, format="json")
+    assert not_an_object.status_code == 400 and "rca_notes" in not_an_object.json()["errors"]
+    good = {"rca_method": "fishbone", "rca_notes": {"causes": {"technology": ["Firmware bug"]}}}
+    response = client.patch(f"{URL}{problem.pk}/", good, format="json")
+    assert response.status_code == 200 and response.json()["rca_notes"] == good["rca_notes"]
