@@ -18,7 +18,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Periodic sweeps. Later practices add theirs here (the composition root names them).
 BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-domain-events": {"task": "itsm.tasks.sweep_domain_events", "schedule": 60.0},
-    # Every create writes a domain event; dispatched ones older than a week go, pending ones stay.
+    # Domain events are rows; dispatched ones older than a week go, pending ones stay.
     "purge-domain-events": {"task": "itsm.tasks.purge_domain_events", "schedule": 86400.0},
     # Lost hand-offs, due retries, interrupted deliveries, storm-control digests.
     "sweep-notifications": {"task": "communications.tasks.sweep_notifications", "schedule": 60.0},

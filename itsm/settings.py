@@ -279,6 +279,11 @@ SPECTACULAR_SETTINGS = {
         "AudienceEnum": "incidents.major.choices.Audience",
         "TriggerActionEnum": "incidents.response.choices.TriggerAction",
         "ActionEnum": "incidents.alerts.services.ACTIONS",  # the alert event action keeps its name
+        "ProblemStateEnum": "problems.choices.ProblemState",
+        "ProblemTransitionEnum": "problems.choices.ProblemTransition",
+        "KnownErrorStateEnum": "problems.choices.KnownErrorState",
+        "KnownErrorUseKindEnum": "problems.choices.KnownErrorUseKind",
+        "KindEnum": "itsm.choices.SlaKind",  # the SLA kind keeps its name beside the known error use kind
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -207,8 +207,8 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_problem(self, obj) -> int | None:
-        """The linked problem's id (null until the problem practice links one)."""
-        return getattr(obj, "problem_id", None)
+        """The id of the problem this incident is linked to (null when none)."""
+        return obj.problem_id
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_major_incident(self, obj) -> int | None:

@@ -1,11 +1,12 @@
 """The overdue task reminder sweep (beat `remind-overdue-tasks`, every minute).
 
-An open task whose `next_reminder_at` (its due time, then one reminder period later after each
-reminder) has come reminds its assignee, or its group when nobody is assigned, once per overdue
-period (`IncidentSettings.task_reminder_minutes`): a `task.overdue` notification, an `overdue`
-task row on the record's timeline, `next_reminder_at` moved past now by whole periods and
-`reminder_count` counted, in one transaction per task under the row lock. `LeasedSweep` claims the
-due rows (two sweeps at once take different rows); the lock and the re-checked due time make
+An open task (on any record kind: incident, major incident, problem) whose `next_reminder_at`
+(its due time, then one reminder period later after each reminder) has come reminds its
+assignee, or its group when nobody is assigned, once per overdue period
+(`IncidentSettings.task_reminder_minutes`): a `task.overdue` notification, an `overdue` task
+row on the record's timeline, `next_reminder_at` moved past now by whole periods and
+`reminder_count` counted, in one transaction per task under the row lock. `LeasedSweep` claims
+the due rows (two sweeps at once take different rows); the lock and the re-checked due time make
 each reminder exactly-once. Registered with the worker by `incidents.tasks`, which imports this.
 """
 
@@ -18,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import IncidentSettings
+from incidents.response import records, worktasks
 from incidents.response import timeline as task_timeline
-from incidents.response import worktasks
 from incidents.response.choices import OPEN_TASK_STATES
 from incidents.response.models import Task
 from itsm.sweep import LeasedSweep
@@ -39,7 +40,7 @@ def remind_one(pk: int, now: datetime, period: timedelta, system) -> bool:
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident", "major_incident", "assignee", "assignment_group")
+            .select_related(*records.related(), "assignee", "assignment_group")
             .filter(pk=pk, state__in=OPEN_TASK_STATES, next_reminder_at__lte=now)
             .first()
         )

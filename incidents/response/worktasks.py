@@ -1,6 +1,9 @@
 """Task use cases: create, update, start / complete / cancel, and the blocking-task query.
 
-Every function runs in one transaction: lock the task (or its record on create), check the
+A task belongs to one record: an incident, a major incident, or a kind registered in
+`incidents.response.records` (a problem); every record-specific step (lock, refusal, policy,
+timeline, notification) goes through that registry. Every function runs in one transaction:
+lock the task (or its record on create), check the
 client's version, ask `incidents.response.policy`, validate (one ValidationError naming every
 bad field), change (the state only through the task's transitions), save with a version bump,
 write the `task` row on the record's timeline and queue the owner's notification (through the
@@ -21,18 +24,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_fsm import can_proceed
 
-from communications.choices import RecipientKind, Status
+from communications.choices import RecipientKind
 from communications.services import Emission, emit_many
 from communications.subject import Subject
-from incidents import events as incident_events
-from incidents import notify as incident_notify
-from incidents.choices import TERMINAL_STATES
-from incidents.major import events as major_events
-from incidents.major import notify as major_notify
-from incidents.major.choices import MajorIncidentState
 from incidents.major.models import MajorIncident
-from incidents.models import Incident
-from incidents.response import policy
+from incidents.response import policy, records
 from incidents.response import timeline as task_timeline
 from incidents.response.choices import OPEN_TASK_STATES, TaskRole, TaskSource, TaskState
 from incidents.response.models import Task
@@ -41,7 +37,7 @@ from itsm.models import AssignmentGroup
 
 User = get_user_model()
 
-EDITABLE_FIELDS = ("title", "description", "assignment_group", "assignee", "due_at", "blocking", "position")
+EDITABLE_FIELDS = ("title", "description", "assignment_group", "assignee", "due_at", "blocking", "position", "kind")
 # What each transition takes in its body: {field: required}.
 TRANSITION_FIELDS: dict[str, dict[str, bool]] = {"start": {}, "complete": {}, "cancel": {"reason": False}}
 TRANSITION_NAMES = list(TRANSITION_FIELDS)
@@ -83,9 +79,12 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _clean(changes: dict, *, creating: bool, allow_past_due: bool = False) -> dict[str, Any]:
+def _clean(
+    changes: dict, *, creating: bool, allow_past_due: bool = False, task_kinds: tuple[str, ...] = ("",)
+) -> dict[str, Any]:
     """Validated values of `changes` (group and assignee as instances); one ValidationError naming
-    every bad field. A due time in the past is refused on create unless `allow_past_due`."""
+    every bad field. A due time in the past is refused on create unless `allow_past_due`; `kind`
+    must be one of the record's `task_kinds`."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
     now = timezone.now()
@@ -138,6 +137,13 @@ def _clean(changes: dict, *, creating: bool, allow_past_due: bool = False) -> di
                 errors[name] = ["A whole number from 0."]
             else:
                 out[name] = value
+        elif name == "kind":
+            value = "" if value is None else value
+            if value not in task_kinds:
+                named = [k for k in task_kinds if k]
+                errors[name] = [f"One of: {', '.join(named)}." if named else "This record's tasks take no kind."]
+            else:
+                out[name] = value
         elif name == "role":
             if value not in ("", *TaskRole.values):
                 errors[name] = [f"One of: {', '.join(TaskRole.values)} (or blank)."]
@@ -150,12 +156,12 @@ def _clean(changes: dict, *, creating: bool, allow_past_due: bool = False) -> di
     return out
 
 
-def _lock_record(record: Incident | MajorIncident) -> Incident | MajorIncident:
+def _lock_record(record):
     return type(record).objects.select_for_update().get(pk=record.pk)
 
 
 def _lock(task: Task | int) -> Task:
-    return Task.objects.select_for_update(of=("self",)).select_related("incident", "major_incident").get(pk=_pk(task))
+    return Task.objects.select_for_update(of=("self",)).select_related(*records.related()).get(pk=_pk(task))
 
 
 def _check_version(task: Task, expected_version: int | None) -> None:
@@ -180,6 +186,7 @@ def task_context(task: Task) -> dict:
     return {
         "id": task.pk,
         "title": task.title,
+        "kind": task.kind,
         "description": task.description,
         "state": task.state,
         "blocking": task.blocking,
@@ -195,12 +202,8 @@ def task_context(task: Task) -> dict:
 def _subject(task: Task) -> Subject:
     """The task's record as communications sees it, with the task's owner as assignee and group
     (so "assignee_or_group" names the task's owner) and no watchers (a task concerns its owner)."""
-    if task.major_incident_id:
-        subject = major_notify.subject_for(task.major_incident)
-    else:
-        subject = incident_notify.subject_for(task.incident, watcher_ids=())
     return replace(
-        subject,
+        records.for_task(task).subject(task.record),
         assignee_id=task.assignee_id,
         group_id=task.assignment_group_id,
         watcher_ids=(),
@@ -215,10 +218,8 @@ def notify_owner(task: Task, event_type: str, actor, extra: dict | None = None) 
     if task.assignee_id is None and task.assignment_group_id is None:
         return []
     actor = _actor(actor)
-    if task.major_incident_id:
-        context = {"major_incident": major_notify.major_incident_context(task.major_incident)}
-    else:
-        context = {"incident": incident_notify.incident_context(task.incident)}
+    kind = records.for_task(task)
+    context = kind.context(task.record)
     context.update(task=task_context(task), **(extra or {}))
     if actor is not None:
         context["actor"] = {"id": actor.pk, "name": _name(actor)}
@@ -234,20 +235,7 @@ def notify_owner(task: Task, event_type: str, actor, extra: dict | None = None) 
             )
         ]
     )
-    if task.major_incident_id:
-        rows = [
-            major_events.notified_row(
-                task.major_incident_id, event=event_type, channel=n.channel, recipient=n.recipient
-            )
-            for n in written
-            if n.status != Status.SUPPRESSED
-        ]
-        if rows:
-            major_events.TIMELINE.write_many(rows)
-    else:
-        rows = incident_notify.notified_entries(event_type, task.incident, written)
-        if rows:
-            incident_events.write_many(rows)
+    kind.note_notified(task.record, event_type, written)
     return written
 
 
@@ -272,7 +260,7 @@ def open_blocking_tasks(mi: MajorIncident | int) -> list[Task]:
 def create_task(
     *,
     actor,
-    record: Incident | MajorIncident,
+    record,
     title: str,
     description: str = "",
     assignment_group=None,
@@ -280,27 +268,26 @@ def create_task(
     due_at: datetime | None = None,
     blocking: bool = False,
     role: str = "",
+    kind: str | None = None,
     source: str = TaskSource.MANUAL,
     plan_version=None,
     position: int | None = None,
     allow_past_due: bool = False,
 ) -> Task:
-    """Add a task to an incident or a major incident (`actor=None`: the system, e.g. a plan).
+    """Add a task to an incident, a major incident or a registered record such as a problem
+    (`actor=None`: the system, e.g. a plan).
 
-    400 naming every bad field (a due time in the past unless `allow_past_due`), 403 from
-    `policy.can_add_task`, 409 when the record is over (closed, cancelled or rejected).
+    400 naming every bad field (a due time in the past unless `allow_past_due`; a `kind` the
+    record does not take: problems take `rca` / `general`, default the first), 403 from
+    `policy.can_add_task`, 409 when the record takes no new tasks (closed, cancelled, rejected).
     `position` defaults to the end of the record's list. Writes the `created` task row on the
     record's timeline and tells the owner (assignee, else group).
     """
-    if not isinstance(record, Incident | MajorIncident):
-        raise ValidationError({"record": ["An incident or a major incident."]})
+    record_kind = records.for_record(record)
     record = _lock_record(record)
     _require(policy.can_add_task(actor, record))
-    over = TERMINAL_STATES
-    if isinstance(record, MajorIncident):
-        over = (MajorIncidentState.CLOSED, MajorIncidentState.REJECTED)
-    if record.state in over:
-        raise Conflict(f"{record.number} is {record.state}: a record that is over takes no new tasks.")
+    if refusal := record_kind.refuses_tasks(record):
+        raise Conflict(refusal)
     fields: dict[str, Any] = {
         "title": title,
         "description": description,
@@ -309,6 +296,7 @@ def create_task(
         "due_at": due_at,
         "blocking": blocking,
         "role": role,
+        "kind": record_kind.task_kinds[0] if kind is None else kind,
     }
     if position is not None:
         fields["position"] = position
@@ -316,13 +304,13 @@ def create_task(
     if source not in TaskSource.values:
         errors["source"] = [f"One of: {', '.join(TaskSource.values)}."]
     try:
-        values = _clean(fields, creating=True, allow_past_due=allow_past_due)
+        values = _clean(fields, creating=True, allow_past_due=allow_past_due, task_kinds=record_kind.task_kinds)
     except ValidationError as exc:
         errors.update(exc.message_dict)
         values = {}
     if errors:
         raise ValidationError(errors)
-    on = {"major_incident": record} if isinstance(record, MajorIncident) else {"incident": record}
+    on = {record_kind.name: record}
     if "position" not in values:
         last = Task.objects.filter(**on).order_by("-position").values_list("position", flat=True).first()
         values["position"] = 0 if last is None else min(last + 1, MAX_POSITION)
@@ -353,7 +341,8 @@ def create_task(
 @transaction.atomic
 def update_task(task: Task | int, *, actor, changes: dict, expected_version: int | None = None) -> Task:
     """Change a task's fields (never its state): title, description, group, assignee, due time,
-    blocking, position. Closed tasks (done, cancelled) are frozen (409). A new owner is told.
+    blocking, position, kind (one the record takes). Closed tasks (done, cancelled) are frozen
+    (409). A new owner is told.
     """
     task = _lock(task)
     _check_version(task, expected_version)
@@ -365,7 +354,7 @@ def update_task(task: Task | int, *, actor, changes: dict, expected_version: int
         raise InvalidTransition(
             label(task), "update", task.state, [], reason=f"{label(task).capitalize()} is {task.state}; it is closed."
         )
-    values = _clean(changes, creating=False)
+    values = _clean(changes, creating=False, task_kinds=records.for_task(task).task_kinds)
     changed: dict[str, dict] = {}
     for name, value in values.items():
         old = getattr(task, f"{name}_id") if name in ("assignee", "assignment_group") else getattr(task, name)

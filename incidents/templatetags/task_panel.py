@@ -1,5 +1,5 @@
-"""`{% task_panel record %}`: the task list of an incident or major incident page (see
-`incidents.response.admin.tasks.task_panel`)."""
+"""`{% task_panel record %}`: the task list of an incident, major incident or problem page (any
+record kind registered in `incidents.response.records`; see `incidents.response.admin.tasks.task_panel`)."""
 
 from django import template
 

@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns: list = [
     path("", include("problems.api.problem_urls")),
     path("", include("problems.api.kedb_urls")),
+    path("", include("problems.api.task_urls")),
 ]

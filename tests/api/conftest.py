@@ -11,6 +11,8 @@ from incidents.major import lifecycle, links, responders, updates
 from incidents.response import plans, worktasks
 from incidents.response.models import TriggerFiring, TriggerRule
 from itsm import roles
+from problems import lifecycle as problems
+from problems import links as problem_links
 from status.maintenance import services as maintenance
 from tests.factories import AssignmentGroupFactory, CategoryFactory, ServiceFactory, SlaPolicyFactory
 
@@ -59,5 +61,19 @@ def seeded(make_user):
         starts_at=start,
         ends_at=start + timedelta(hours=2),
     )
+    seed_problems(admin, service, incidents, mi)
     token, _ = Token.objects.get_or_create(user=admin)
     return {"Authorization": f"Token {token.key}"}
+
+
+def seed_problems(admin, service, incidents, mi):
+    """Problems 1 (new, with incident 3 and the major incident linked) and 2 (a known error, id 1,
+    whose words match incident 3's title), so the problem and KEDB endpoints are reached."""
+    first = problems.open_problem(actor=admin, title="seed 2 keeps failing", service=service)
+    problem_links.link_incidents(first, actor=admin, incidents=[incidents[2]])
+    problem_links.link_major_incidents(first, actor=admin, major_incidents=[mi.pk])
+    known = problems.open_problem(actor=admin, title="seed outage of the gateway", service=service)
+    problems.run_transition(known, "investigate", actor=admin, payload={"owner": admin.pk})
+    problems.run_transition(
+        known, "mark_known_error", actor=admin, payload={"root_cause": "Gateway leak.", "workaround": "Restart it."}
+    )

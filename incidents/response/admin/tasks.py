@@ -1,5 +1,6 @@
-"""The console for tasks: the task list on the incident page and on the major incident workbench
-(add, start, complete, cancel), and the Task admin with "My tasks".
+"""The console for tasks: the task list on the incident page, the major incident workbench and any
+registered record's page (a problem's; `incidents.response.records`) (add, start, complete,
+cancel), and the Task admin with "My tasks" across every record kind.
 
 Nothing here decides who may do what or whether a task may move: every button posts to a view
 of `TaskAdmin` that calls `incidents.response.worktasks` (the API's services) and shows their
@@ -19,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RadioFilter
 from unfold.decorators import display
@@ -31,10 +33,8 @@ from unfold.widgets import (
 from incidents.admin.changelist import ChoicesInFilter
 from incidents.admin.display import badge
 from incidents.admin.forms import SERVICE_ERRORS, error_text
-from incidents.major.models import MajorIncident
-from incidents.models import Incident
 from incidents.narration import person
-from incidents.response import policy, worktasks
+from incidents.response import policy, records, worktasks
 from incidents.response.choices import OPEN_TASK_STATES, TaskState, TaskTransition
 from incidents.response.models import Task
 from itsm import roles
@@ -73,38 +73,50 @@ class TaskAddForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
     blocking = forms.BooleanField(required=False, widget=UnfoldBooleanSwitchWidget)
+    kind = forms.ChoiceField(choices=[], required=False, widget=UnfoldAdminSelectWidget)
 
-    def __init__(self, *args, major: bool = False, **kwargs):
+    def __init__(self, *args, major: bool = False, task_kinds: tuple[str, ...] = ("",), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].label_from_instance = person
         if not major:
             del self.fields["blocking"]
+        named = [k for k in task_kinds if k]
+        if named:
+            self.fields["kind"].choices = [(k, KIND_LABELS.get(k, k.title())) for k in named]
+            self.fields["kind"].initial = named[0]
+        else:
+            del self.fields["kind"]
 
     def values(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.setdefault("blocking", False)
+        if not data.get("kind"):
+            data.pop("kind", None)  # the record's default
         return data
 
 
+KIND_LABELS = {"rca": "Root cause analysis", "general": "General"}
+
+
 def _record_url(record) -> str:
-    if isinstance(record, MajorIncident):
-        return reverse("admin:incidents_majorincident_change", args=[record.pk])
-    return reverse("admin:incidents_incident_change", args=[record.pk])
+    return records.for_record(record).console_url(record)
 
 
-def _kind(record) -> str:
-    return "major" if isinstance(record, MajorIncident) else "incident"
+def _form(record, data=None) -> TaskAddForm:
+    kind = records.for_record(record)
+    return TaskAddForm(data, major=kind.has_blocking, task_kinds=kind.task_kinds, prefix="task")
 
 
-def task_panel(request: HttpRequest, record: Incident | MajorIncident) -> dict:
-    """The task list of a record's page: rows with the buttons the user may press, and the add form.
+def task_panel(request: HttpRequest, record) -> dict:
+    """The task list of a record's page (incident, major incident, problem...): rows with the
+    buttons the user may press, and the add form.
 
     Two queries (a page of tasks with their owners, and their count); buttons from the policy.
     """
     user = request.user
-    on = {"major_incident": record} if isinstance(record, MajorIncident) else {"incident": record}
+    kind = records.for_record(record)
     tasks = list(
-        Task.objects.filter(**on)
+        Task.objects.filter(**{kind.name: record})
         .select_related("assignee", "assignment_group")
         .order_by("position", "id")[: PANEL_LIMIT + 1]
     )
@@ -112,13 +124,14 @@ def task_panel(request: HttpRequest, record: Incident | MajorIncident) -> dict:
     tasks = tasks[:PANEL_LIMIT]
     now = timezone.now()
     rows = []
+    records.attach(tasks, record)
     for task in tasks:
-        setattr(task, "major_incident" if isinstance(record, MajorIncident) else "incident", record)
         rows.append(
             {
                 "task": task,
                 "owner": person(task.assignee) or (task.assignment_group.name if task.assignment_group_id else ""),
                 "state_colour": STATE_COLOURS.get(task.state, "default"),
+                "kind": KIND_LABELS.get(task.kind, task.kind),
                 "overdue": task.is_open and task.due_at is not None and task.due_at <= now,
                 "buttons": [
                     {
@@ -137,9 +150,9 @@ def task_panel(request: HttpRequest, record: Incident | MajorIncident) -> dict:
         "truncated": truncated,
         "open": sum(1 for r in rows if r["task"].is_open),
         "can_add": bool(can_add),
-        "form": TaskAddForm(major=isinstance(record, MajorIncident), prefix="task") if can_add else None,
-        "add_url": reverse("admin:incidents_task_add_to", args=[_kind(record), record.pk]),
-        "major": isinstance(record, MajorIncident),
+        "form": _form(record) if can_add else None,
+        "add_url": reverse("admin:incidents_task_add_to", args=[kind.key, record.pk]),
+        "major": kind.has_blocking,
     }
 
 
@@ -166,10 +179,8 @@ class TaskAdmin(ModelAdmin):
     """Every task, with "My tasks" (open, mine or my groups', by due time); tasks are added and
     moved from their record's page (these views call `worktasks`)."""
 
-    list_display = ["title", "record_link", "state_badge", "owner", "due", "blocking"]
-    list_select_related = ["incident", "major_incident", "assignee", "assignment_group"]
+    list_display = ["title", "record_link", "kind_label", "state_badge", "owner", "due", "blocking"]
     list_filter = [MyTasksFilter, ("state", ChoicesInFilter), "blocking"]
-    search_fields = ["title", "incident__number", "major_incident__number"]
     ordering = ["due_at", "id"]
     list_per_page = 50
     fields = [
@@ -177,6 +188,8 @@ class TaskAdmin(ModelAdmin):
         "description",
         "incident",
         "major_incident",
+        "problem",
+        "kind",
         "state",
         "assignment_group",
         "assignee",
@@ -208,10 +221,21 @@ class TaskAdmin(ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_view_permission(request, obj) or super().has_change_permission(request, obj)
 
+    # The record kinds are registered when every app is ready, after this module is imported.
+    def get_list_select_related(self, request: HttpRequest):
+        return [*records.related(), "assignee", "assignment_group"]
+
+    def get_search_fields(self, request: HttpRequest):
+        return ["title", *(f"{name}__number" for name in records.related())]
+
     @display(description="Record")
     def record_link(self, obj: Task) -> str:
         record = obj.record
-        return f"{record.number} {record.title}"[:80]
+        return format_html('<a href="{}">{}</a>', _record_url(record), f"{record.number} {record.title}"[:80])
+
+    @display(description="Kind")
+    def kind_label(self, obj: Task) -> str:
+        return KIND_LABELS.get(obj.kind, obj.kind) or "—"
 
     @display(description="State")
     def state_badge(self, obj: Task) -> str:
@@ -259,14 +283,14 @@ class TaskAdmin(ModelAdmin):
         return HttpResponseRedirect(_record_url(record) + "#tasks")
 
     def add_to_view(self, request: HttpRequest, kind: str, record_id: int) -> HttpResponse:
-        """POST: `worktasks.create_task` on the incident or major incident with the panel's form."""
-        model = {"incident": Incident, "major": MajorIncident}.get(kind)
-        if model is None:
+        """POST: `worktasks.create_task` on the record (incident, major incident, problem...) with the panel's form."""
+        record_kind = records.by_key(kind)
+        if record_kind is None:
             raise Http404("No such record kind.")
-        record = get_object_or_404(model, pk=record_id)
+        record = get_object_or_404(record_kind.model, pk=record_id)
         if request.method != "POST":
             return HttpResponseRedirect(_record_url(record))
-        form = TaskAddForm(request.POST, major=model is MajorIncident, prefix="task")
+        form = _form(record, request.POST)
         if not form.is_valid():
             problems = " ".join(f"{name.replace('_', ' ')}: {' '.join(e)}" for name, e in form.errors.items())
             messages.error(request, f"The task was not added. {problems}")
@@ -281,7 +305,7 @@ class TaskAdmin(ModelAdmin):
 
     def run_view(self, request: HttpRequest, task_id: int, name: str) -> HttpResponse:
         """POST: `worktasks.run_task_transition` (start, complete, cancel) with the version the page showed."""
-        task = get_object_or_404(Task.objects.select_related("incident", "major_incident"), pk=task_id)
+        task = get_object_or_404(Task.objects.select_related(*records.related()), pk=task_id)
         record = task.record
         if request.method != "POST":
             return HttpResponseRedirect(_record_url(record))
@@ -302,4 +326,4 @@ class TaskAdmin(ModelAdmin):
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("incident", "major_incident")
+        return super().get_queryset(request).select_related(*records.related())

@@ -1,9 +1,10 @@
-"""Tasks of an incident (`/incidents/{id}/tasks/`) and of a major incident (`/major-incidents/{id}/tasks/`).
+"""Tasks of an incident (`/incidents/{id}/tasks/`) and of a major incident (`/major-incidents/{id}/tasks/`);
+other record kinds (problems) build the same views with `record_views()` and route them themselves.
 
 Thin views over `incidents.response.worktasks`: list (page numbers, filters state / assignee /
 blocking), add (Idempotency-Key), read and PATCH one task (ETag / If-Match), and the
 transitions start, complete and cancel. `{id}` is the record's id or its number
-(INC0000123 / MIM0000007); `{task_id}` a task of that record (404 otherwise).
+(INC0000123 / MIM0000007 / PRB0000001); `{task_id}` a task of that record (404 otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 
 from incidents.major.models import MajorIncident
 from incidents.models import Incident
-from incidents.response import policy, worktasks
+from incidents.response import policy, records, worktasks
 from incidents.response.choices import TaskRole, TaskState, TaskTransition
 from incidents.response.models import Task
 from itsm.api.filters import CommaSeparatedFilter, FilterBackend, IdFilter, parse_id
@@ -50,6 +51,10 @@ class TaskSerializer(serializers.ModelSerializer):
         model = Task
         fields = [
             "id",
+            "incident",
+            "major_incident",
+            "problem",
+            "kind",
             "title",
             "description",
             "assignment_group",
@@ -86,6 +91,14 @@ class _TaskFields(StrictSerializer):
     due_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Not in the past when added.")
     blocking = serializers.BooleanField(required=False, help_text="On a major incident: holds its resolve while open.")
     position = serializers.IntegerField(required=False, min_value=0, max_value=worktasks.MAX_POSITION)
+    # Plain text: which kinds a record takes is the record kind's (`incidents.response.records`).
+    kind = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10,
+        help_text="What the task is for. On a problem: rca (root cause analysis) or general (the default); "
+        "incidents and major incidents take none (blank).",
+    )
 
 
 class TaskCreateSerializer(_TaskFields):
@@ -136,13 +149,9 @@ def _require(decision) -> None:
         raise PermissionDenied(decision.reason)
 
 
-def _on(record) -> dict:
-    return {"major_incident": record} if isinstance(record, MajorIncident) else {"incident": record}
-
-
 def _task(record, task_id: str) -> Task:
     pk = parse_id(task_id)
-    task = Task.objects.filter(pk=pk, **_on(record)).first() if pk is not None else None
+    task = Task.objects.filter(pk=pk, **records.on(record)).first() if pk is not None else None
     if task is None:
         raise Http404
     return task
@@ -161,7 +170,7 @@ class _TaskViewBase(GenericAPIView):
 
     def _respond(self, record, task: Task, code: int = status.HTTP_200_OK) -> Response:
         task = Task.objects.get(pk=task.pk)
-        setattr(task, "major_incident" if isinstance(record, MajorIncident) else "incident", record)
+        records.attach([task], record)
         response = Response(TaskSerializer(task, context={"request": self.request}).data, status=code)
         response["ETag"] = compute_etag(task)
         return response
@@ -174,10 +183,9 @@ class _TaskListView(_TaskViewBase):
 
     def list(self, request):
         record = self.record()
-        rows = self.filter_queryset(Task.objects.filter(**_on(record)).order_by("position", "id"))
+        rows = self.filter_queryset(Task.objects.filter(**records.on(record)).order_by("position", "id"))
         page = self.paginate_queryset(rows)
-        for task in page:
-            setattr(task, "major_incident" if isinstance(record, MajorIncident) else "incident", record)
+        records.attach(page, record)
         return self.get_paginated_response(TaskSerializer(page, many=True, context={"request": request}).data)
 
     def create(self, request):
@@ -230,8 +238,9 @@ PATCH_DOC = "Change title, description, group, assignee, due time, blocking or p
 RUN_DOC = "Start, complete or cancel the task (409 naming its state and what is allowed now)."
 
 
-def _views(record_model, record_param):
-    """The three views of one record kind, documented with that kind's `{id}`."""
+def record_views(record_model, record_param: OpenApiParameter):
+    """The three views (list/add, read/PATCH, transitions) of one record kind, documented with
+    that kind's `{id}`; the kind must be registered in `incidents.response.records`."""
 
     class ListView(_TaskListView):
         @extend_schema(parameters=[record_param], responses={200: TaskSerializer(many=True)}, description=LIST_DOC)
@@ -277,5 +286,5 @@ def _views(record_model, record_param):
     return ListView, DetailView, TransitionView
 
 
-IncidentTaskListView, IncidentTaskDetailView, IncidentTaskTransitionView = _views(Incident, INCIDENT_RECORD)
-MajorTaskListView, MajorTaskDetailView, MajorTaskTransitionView = _views(MajorIncident, MAJOR_RECORD)
+IncidentTaskListView, IncidentTaskDetailView, IncidentTaskTransitionView = record_views(Incident, INCIDENT_RECORD)
+MajorTaskListView, MajorTaskDetailView, MajorTaskTransitionView = record_views(MajorIncident, MAJOR_RECORD)

@@ -38,7 +38,8 @@ def test_list_by_id_and_by_number_in_position_order(api, agent, incident):
         assert [t["id"] for t in body["results"]] == [first.pk, second.pk]
     row = body["results"][0]
     assert set(row) == {
-        "id", "title", "description", "assignment_group", "assignee", "due_at", "blocking", "state", "position",
+        "id", "incident", "major_incident", "problem", "kind", "title", "description", "assignment_group",
+        "assignee", "due_at", "blocking", "state", "position",
         "role", "source", "overdue", "available_transitions", "created_at", "updated_at", "started_at",
         "completed_at",
     }  # fmt: skip
