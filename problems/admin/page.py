@@ -1,9 +1,9 @@
 """What the problem page shows below its form, read in a constant number of queries.
 
 The known error article, the linked incidents (capped, counted by state), the linked major
-incidents, the tasks (read-only until the task panel takes problems), the timeline (newest
-first, capped) and the forms to link more. Which forms appear is asked of `problems.policy`,
-the same decision the use cases enforce.
+incidents, the timeline (newest first, capped) and the forms to link more; the tasks are the
+shared `{% task_panel %}` (incidents.response), which takes problems as a task record kind.
+Which forms appear is asked of `problems.policy`, the same decision the use cases enforce.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .forms import LinkIncidentsForm, LinkMajorForm
 
 LINKED_LIMIT = 50  # newest linked incidents listed (counted by state beyond)
 TIMELINE_LIMIT = 200  # newest timeline events listed
-TASKS_LIMIT = 100
 
 
 def url(name: str, *args) -> str:
@@ -57,7 +56,6 @@ def detail_context(request: HttpRequest, problem: Problem, bound: dict | None = 
         },
         "linked": _linked(problem, linkable, bound),
         "majors": _majors(problem, linkable, bound),
-        "tasks": _tasks(problem),
         "timeline": _timeline(problem),
         "change_refusal": "" if policy.can_change(user, problem) else policy.can_change(user, problem).reason,
         "is_frozen": problem.state in (ProblemState.CLOSED, ProblemState.CANCELLED),
@@ -118,23 +116,6 @@ def _majors(problem: Problem, linkable: bool, bound: dict) -> dict:
         ],
         "form": (bound.get("link_major") or LinkMajorForm(prefix="major")) if linkable else None,
         "url": url("link_major", problem.pk),
-    }
-
-
-def _tasks(problem: Problem) -> dict:
-    """The problem's tasks, read-only: the shared `{% task_panel %}` takes incidents and major
-    incidents only until the task records registry lands (helper D's work)."""
-    tasks = list(problem.tasks.select_related("assignee", "assignment_group").order_by("position", "id")[:TASKS_LIMIT])
-    return {
-        "rows": [
-            {
-                "task": task,
-                "owner": person(task.assignee) or (task.assignment_group.name if task.assignment_group_id else ""),
-                "kind": task.get_kind_display() if task.kind else "",
-            }
-            for task in tasks
-        ],
-        "open": sum(1 for t in tasks if t.is_open),
     }
 
 

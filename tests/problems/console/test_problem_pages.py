@@ -276,3 +276,12 @@ def test_settings_page_is_one_row(client, administrator, make_user):
     html = client.get("/admin/").content.decode()
     assert "/admin/problems/problem/" in html and "/admin/problems/knownerror/" in html
     assert "/admin/problems/problemsettings/" in html
+
+
+def test_the_page_carries_the_shared_task_panel(console, manager, agent, problem):
+    from incidents.response import worktasks
+
+    worktasks.create_task(actor=manager, record=problem, title="Trace the slow query", kind="rca", assignee=agent)
+    html = console.get(change_url(problem)).content.decode()
+    assert 'id="tasks"' in html and "Trace the slow query" in html
+    assert reverse("admin:incidents_task_add_to", args=["problem", problem.pk]) in html
