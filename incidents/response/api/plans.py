@@ -16,6 +16,7 @@ from incidents.major.choices import Audience, UpdateStatus
 from incidents.response import plans
 from incidents.response.choices import TaskRole
 from incidents.response.models import PlanTask, ResponsePlan, ResponsePlanVersion
+from itsm.api.filters import ID_MAX
 from itsm.api.mixins import IdempotentCreateMixin, check_if_match, compute_etag
 from itsm.api.serializers import StrictSerializer
 from itsm.models import AssignmentGroup, Category, Service
@@ -87,7 +88,7 @@ class ResponsePlanSerializer(StrictSerializer):
         child=StrictCharField(max_length=100), required=False, max_length=500, help_text="Service slugs; empty: any."
     )
     categories = serializers.ListField(
-        child=StrictIntegerField(min_value=1),
+        child=StrictIntegerField(min_value=1, max_value=ID_MAX),  # larger ids overflow the database: a 400
         required=False,
         max_length=500,
         help_text="Category ids; empty: any (a parent covers its children).",

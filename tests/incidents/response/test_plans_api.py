@@ -60,6 +60,7 @@ def test_create_then_change_publishes_versions(api, administrator, service, grou
         ({"tasks": [{"title": "Late", "due_offset_minutes": -5}]}, "tasks"),
         ({"priorities": [0]}, "priorities"),
         ({"services": ["no-such-service"]}, "services"),
+        ({"categories": [2**70]}, "categories"),  # beyond a bigint: a 400, not a database overflow
         ({"communication_plan": {"audiences": ["everyone"]}}, "communication_plan"),
         ({"communication_plan": {"update_templates": [{"name": "x"}]}}, "communication_plan"),
     ],
