@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def known_error(manager, title, description, service=None, workaround="Reconnect to the second gateway."):
-    problem = ProblemFactory(title=title, description=description, service=service, state="investigating", owner=manager)
+    problem = ProblemFactory(
+        title=title, description=description, service=service, state="investigating", owner=manager
+    )
     lifecycle.run_transition(problem, "mark_known_error", actor=manager, payload={"workaround": workaround})
     return KnownError.objects.get(problem=problem)
 
