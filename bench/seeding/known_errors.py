@@ -80,7 +80,7 @@ def seed_known_errors(count: int, service_ids: list[int], *, seed: int = 2026120
     for i in range(count):
         component, failure = rng.choice(COMPONENTS), rng.choice(FAILURES)
         title = f"{component.capitalize()} {failure} ({i % 991})"
-        symptoms = f"Users report that the {component} {failure}; {rng.choice(FAILURES)} under load."
+        symptoms = f"The {component} {failure}, then {rng.choice(FAILURES)}."
         cause, workaround = f"{rng.choice(CAUSES).capitalize()}.", rng.choice(WORKAROUNDS)
         opened = now - timedelta(days=rng.uniform(1, 700))
         known = opened + timedelta(hours=rng.uniform(1, 240))

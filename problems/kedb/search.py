@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, FloatField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from problems.choices import KnownErrorState
 from problems.models import KnownError
@@ -76,9 +77,11 @@ def _ranked_postgres(qs: QuerySet[KnownError], words: list[str], any_word: bool)
             query |= SearchQuery(word, config=CONFIG)
     else:
         query = SearchQuery(" ".join(words), config=CONFIG, search_type="websearch")
-    # alias(), not annotate(): the document is matched (by the GIN index of migration 0002) and
-    # ranked, never sent to the client.
-    return qs.alias(document=document()).filter(document=query).annotate(score=SearchRank(F("document"), query))
+    # alias(), not annotate(): the document is matched (by the GIN index of migration 0002),
+    # never sent to the client. The rank reads the stored copy of the same document (0002's
+    # generated column): recomputing it for every match is what a broad suggestion costs most.
+    stored = RawSQL(f'"{KnownError._meta.db_table}"."search_document"', (), output_field=SearchVectorField())
+    return qs.alias(document=document()).filter(document=query).annotate(score=SearchRank(stored, query))
 
 
 def _ranked_plain(qs: QuerySet[KnownError], words: list[str], any_word: bool) -> QuerySet[KnownError]:
