@@ -210,3 +210,10 @@ def test_kedb_ranks_title_hits_above_symptom_hits_with_the_gin_index(transaction
     assert results[0].score > results[1].score > 0
     assert "knownerror_document_gin" in kedb.search("vpn tunnel").explain()
     assert "knownerror_document_gin" in kedb.search("vpn printer", any_word=True).explain()
+
+    # The stored copy the rank reads follows the article (PostgreSQL keeps the generated column).
+    lifecycle.update_problem(in_symptoms.problem_id, actor=pm, changes={"title": "VPN tunnel gateway firmware fault"})
+    KnownError.objects.filter(pk=in_title.pk).update(symptoms="")
+    ranked = list(kedb.search("vpn tunnel"))
+    assert {r.pk for r in ranked} == {in_title.pk, in_symptoms.pk} and all(r.score > 0 for r in ranked)
+    assert KnownError.objects.get(pk=in_symptoms.pk).title == "VPN tunnel gateway firmware fault"
