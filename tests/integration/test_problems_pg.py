@@ -3,6 +3,7 @@ the reactive path end to end, proactive problems from the real beat task (once, 
 cool-down, once when sweeps race), the major incident hand-off delivered twice, KEDB ranking and
 its GIN index."""
 
+import threading
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -135,6 +136,34 @@ def test_racing_sweeps_open_one_problem_per_cluster(transactional_db, team):
     for category in categories:
         (problem,) = Problem.objects.filter(category=category)
         assert problem.incidents.count() == 5
+
+
+def test_a_sweep_blocked_by_a_rivals_uncommitted_problem_skips_the_cluster(transactional_db, team):
+    seed_cluster(team["agent"], team["service"], CategoryFactory(name="Rival"))
+    [cluster], _ = trends.find_clusters()
+    actor = factory_actor()
+    inserted, release = threading.Event(), threading.Event()
+
+    def rival():
+        try:
+            with transaction.atomic():
+                lifecycle.open_problem(actor=actor, title="Rival sweep", cluster_key=cluster.key, source="proactive")
+                inserted.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=rival)
+    thread.start()
+    assert inserted.wait(20)
+    threading.Timer(1.0, release.set).start()  # commit while our insert waits on the unique index
+
+    result = trends.detect()
+    thread.join(20)
+
+    assert result.opened == [] and result.skipped[cluster.key] == "opened by a concurrent sweep"
+    (problem,) = Problem.objects.filter(cluster_key=cluster.key)
+    assert problem.title == "Rival sweep" and problem.incidents.count() == 0
 
 
 # --- the major incident hand-off ----------------------------------------------------------------
