@@ -31,6 +31,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "remind-action-items": {"task": "incidents.major.review_tasks.remind_action_items", "schedule": 3600.0},
     "remind-overdue-tasks": {"task": "incidents.response.jobs.remind_overdue_tasks", "schedule": 60.0},
     "sweep-maintenance": {"task": "status.tasks.sweep_maintenance", "schedule": 60.0},
+    # Clusters of recurring incidents open proactive problems; hourly is plenty for a days-long window.
+    "detect-problem-trends": {"task": "problems.tasks.detect_problem_trends", "schedule": 3600.0},
 }
 
 app.conf.beat_schedule = BEAT_SCHEDULE

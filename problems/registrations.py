@@ -2,8 +2,20 @@
 templates (`problems/templates/problems/notifications/`), a sample problem for template
 previews and its default rule. Called once from `ProblemsConfig.ready()`.
 
-Sample context: `problem` {number, title, state, root_cause, workaround, fix}; every event:
-`actor` {id, name} when a person caused it.
+Sample contexts document what the shipped templates read (`problems.notify.problem_context`):
+
+- problem.*: `problem` {id, number, title, state, priority, source, service (slug), service_name,
+  owner (name), root_cause, workaround, fix, fix_reference, lessons_learned, recurrence_count, url}
+- problem.known_error: `known_error` (the article's id)
+- problem.workaround_changed: `workaround` (the new text)
+- problem.resolved: `resolved_incidents` (ids resolved with `resolve_linked`, else [])
+- problem.recurrence: `incidents` (numbers linked after resolution), `recurrence_count`
+- every event: `actor` {id, name} when a person caused it
+
+Default rules: a new or recurring problem goes to the Problem Managers; a known error, a
+resolution and a closure to the problem's group, its owner and its watchers; a workaround change
+to the explicit recipients the use case names (the assignees of the linked open incidents) and
+the watchers.
 """
 
 from communications import registry
@@ -42,26 +54,74 @@ EVENT_TYPES: dict[str, str] = {
     "problem.recurrence": "Problem recurred after resolution",
 }
 TEMPLATES = "problems/notifications"
+# The historical rule "Problem: known error and resolution to the group" (communications 0002:
+# group and watchers) stays installed where it is; the one below extends it (duplicates are
+# notified once: recipients are de-duplicated per notification).
 DEFAULT_RULES: dict[str, dict] = {
-    "Problem: known error and resolution to the group": {
-        "events": ["problem.known_error", "problem.resolved"],
-        "recipients": ["group", "watchers"],
+    "Problem created or recurring: tell the Problem Managers": {
+        "events": ["problem.created", "problem.recurrence"],
+        "roles": [roles.PROBLEM_MANAGER],
+        "description": "Proactive problems (trend detection) and recurrences after resolution included.",
+    },
+    "Problem known error, resolved or closed: tell the group, the owner and the watchers": {
+        "events": ["problem.known_error", "problem.resolved", "problem.closed"],
+        "recipients": ["group", "assignee", "watchers"],
+        "description": "The owner is the problem's assignee.",
+    },
+    "Problem workaround changed: tell the watchers": {
+        "events": ["problem.workaround_changed"],
+        "recipients": ["watchers"],
+        "description": "The assignees of the linked open incidents are told by the problem itself.",
     },
 }
 PROBLEM = {
+    "id": 42,
     "number": "PRB0000042",
     "title": "VPN concentrator drops sessions under load",
     "state": "known_error",
+    "priority": 2,
+    "source": "reactive",
+    "service": "vpn",
+    "service_name": "VPN",
+    "owner": "Paula Problem",
     "root_cause": "Session table exhaustion on the concentrator.",
     "workaround": "Reconnect; the client retries on a second concentrator.",
     "fix": "",
+    "fix_reference": "",
+    "lessons_learned": "",
+    "recurrence_count": 0,
+    "url": "https://itsm.example.com/admin/problems/problem/42/change/",
 }
 
 
 def problem_sample(event: str) -> tuple[Subject, dict]:
-    """A sample problem (known error) for template previews."""
-    url = "https://itsm.example.com/admin/problem/42/"
-    return Subject("problem", 42, "PRB0000042", PROBLEM["title"], url, priority=3), {"problem": dict(PROBLEM)}
+    """A sample problem with what `event` adds (the article, the workaround, the recurrence...)."""
+    problem = dict(PROBLEM)
+    context: dict = {"problem": problem, "actor": {"id": 5, "name": "Paula Problem"}}
+    kind = event.removeprefix("problem.")
+    if kind == "created":
+        problem.update(state="new", root_cause="", workaround="", owner="")
+    elif kind == "known_error":
+        context["known_error"] = 7
+    elif kind == "workaround_changed":
+        context["workaround"] = problem["workaround"]
+    elif kind in ("resolved", "closed", "recurrence"):
+        problem.update(
+            state="closed" if kind == "closed" else "resolved",
+            fix="Session table raised to 64k and idle sessions expire after 30 minutes.",
+            fix_reference="CHG0004711",
+        )
+        if kind == "closed":
+            problem["lessons_learned"] = "Alert at 80 % of the concentrator's session table."
+        if kind == "resolved":
+            context["resolved_incidents"] = [123, 124]
+        if kind == "recurrence":
+            problem["recurrence_count"] = 1
+            context["incidents"] = ["INC0000321"]
+            context["recurrence_count"] = 1
+            del context["actor"]
+    subject = Subject("problem", 42, PROBLEM["number"], PROBLEM["title"], PROBLEM["url"], priority=2)
+    return subject, context
 
 
 def register() -> None:

@@ -8,8 +8,12 @@ the query count does not grow with the page), a filtered page, a page per assign
 walk 50 pages deep along `next` links, a jump to a cursor in the middle of the table, a 30-day
 window a year back (`opened_after`/`opened_before`) in the default order and by `opened_at`, the detail
 by id and by number, the transitions list, the admin changelist (logged in with a session
-the seed creates for the bench administrator), and the public status page and its Atom feed
-(anonymous, served from the cache).
+the seed creates for the bench administrator), the public status page and its Atom feed
+(anonymous, served from the cache), and the known error database (issue 13): the seed adds
+10,000 published known errors (or `--scale` of them, whichever is fewer) before any step runs,
+so `create` is measured with them in place (suggestions are computed on read, never on create),
+`kedb-search` ranks them (`/api/v1/known-errors/?q=`, the GIN index of problems 0002) and
+`kedb-suggest` reads an open incident's suggestions.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from bench.registry import Request, RequestContext, Scenario, Step, register
 
 ADMIN_SESSION_DAYS = 14
+KNOWN_ERRORS = 10_000
 
 
 def admin_session(username: str) -> str:
@@ -42,9 +47,13 @@ def seed(scale: int) -> dict[str, Any]:
     """The scenario's seed: incidents, clocks, timeline, and a session for the admin step."""
     from bench.procs import ADMIN_USERNAME
     from bench.seeding.incidents import seed_incidents
+    from bench.seeding.known_errors import seed_known_errors
+    from itsm.models import Service
 
     data = seed_incidents(scale)
     data["session"] = admin_session(ADMIN_USERNAME)
+    service_ids = list(Service.objects.filter(slug__in=data["services"]).values_list("id", flat=True))
+    data.update(seed_known_errors(min(KNOWN_ERRORS, scale), service_ids))
     return data
 
 
@@ -137,6 +146,21 @@ def transitions(ctx: RequestContext) -> str:
     return f"{LIST}{sample[ctx.index % len(sample)]}/transitions/"
 
 
+def kedb_search(ctx: RequestContext) -> str:
+    """A KEDB search: a component and a failure (a few hits), every third a single word (hundreds)."""
+    from urllib.parse import quote
+
+    from bench.seeding.known_errors import query_words
+
+    return f"/api/v1/known-errors/?q={quote(query_words(ctx.index))}"
+
+
+def kedb_suggest(ctx: RequestContext) -> str:
+    """An open incident's known error suggestions (computed on read)."""
+    sample = ctx.seed_data["open_sample"]
+    return f"{LIST}{sample[(ctx.index * 13) % len(sample)]}/known-errors/"
+
+
 def admin_changelist(ctx: RequestContext) -> Request:
     """The console's incident list, as the bench administrator (session cookie, no token)."""
     return Request("/admin/incidents/incident/", headers={"Cookie": f"sessionid={ctx.seed_data['session']}"})
@@ -169,6 +193,9 @@ SCENARIO = register(
             # 20x the list's requests per second, no database query per cached request).
             Step("status-page", "/status/", auth=False, requests=2000, concurrency=2),
             Step("status-feed", "/status/feed.atom", auth=False, requests=1000, concurrency=2),
+            # Issue 13: the KEDB at 10,000 published known errors (p95 beside the list's).
+            Step("kedb-search", kedb_search, requests=500, concurrency=2),
+            Step("kedb-suggest", kedb_suggest, requests=500, concurrency=2),
         ],
     )
 )
