@@ -111,15 +111,21 @@ def emit_events(problem: Problem, occurrences: list[Occurrence]) -> list[list]:
             )
         )
     written = emit_many(emissions)
-    noted = [
-        events.notified_row(problem, event=o.event_type, channel=n.channel, recipient=n.recipient)
-        for o, notifications in zip(occurrences, written, strict=True)
+    note_notified(problem, [(o.event_type, sent) for o, sent in zip(occurrences, written, strict=True)])
+    return written
+
+
+def note_notified(problem: Problem | int, written: list[tuple[str, list]]) -> None:
+    """Each queued notification of `written` ((event type, notifications) pairs) noted on the
+    problem's timeline in one INSERT; storm control's suppressed repeats are not noted."""
+    rows = [
+        events.notified_row(problem, event=event_type, channel=n.channel, recipient=n.recipient)
+        for event_type, notifications in written
         for n in notifications
         if n.status != Status.SUPPRESSED
     ]
-    if noted:
-        events.TIMELINE.write_many(noted)
-    return written
+    if rows:
+        events.TIMELINE.write_many(rows)
 
 
 def emit_event(problem: Problem, event_type: str, actor=None, **kwargs) -> list:

@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from django.urls import NoReverseMatch, reverse
 
-from communications.choices import Status
 from incidents.policy import ALLOW, Decision
 from incidents.response import records
 from problems import events, notify, policy
@@ -46,13 +45,7 @@ def write_task_row(problem_id: int, actor, data: dict):
 
 def note_notified(problem: Problem, event_type: str, written: list) -> None:
     """Each queued notification about a task noted on the problem's timeline."""
-    rows = [
-        events.notified_row(problem, event=event_type, channel=n.channel, recipient=n.recipient)
-        for n in written
-        if n.status != Status.SUPPRESSED
-    ]
-    if rows:
-        events.TIMELINE.write_many(rows)
+    notify.note_notified(problem, [(event_type, written)])
 
 
 def console_url(problem: Problem) -> str:

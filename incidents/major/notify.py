@@ -142,15 +142,21 @@ def emit_events(mi: MajorIncident, occurrences: list[Occurrence]) -> list[list]:
             )
         )
     written = emit_many(emissions)
-    noted = [
-        events.notified_row(mi, event=o.event_type, channel=n.channel, recipient=n.recipient)
-        for o, notifications in zip(occurrences, written, strict=True)
+    note_notified(mi, [(o.event_type, notifications) for o, notifications in zip(occurrences, written, strict=True)])
+    return written
+
+
+def note_notified(mi: MajorIncident | int, written: list[tuple[str, list]]) -> None:
+    """Each queued notification of `written` ((event type, notifications) pairs) noted on the
+    major incident's timeline in one INSERT; storm control's suppressed repeats are not noted."""
+    rows = [
+        events.notified_row(mi, event=event_type, channel=n.channel, recipient=n.recipient)
+        for event_type, notifications in written
         for n in notifications
         if n.status != Status.SUPPRESSED
     ]
-    if noted:
-        events.TIMELINE.write_many(noted)
-    return written
+    if rows:
+        events.TIMELINE.write_many(rows)
 
 
 def emit_event(mi: MajorIncident, event_type: str, actor=None, **kwargs) -> list:

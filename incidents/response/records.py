@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 
-from communications.choices import Status
 from communications.subject import Subject
 from incidents import events as incident_events
 from incidents import notify as incident_notify
@@ -160,13 +159,7 @@ def _incident_notified(incident, event_type: str, written: list) -> None:
 
 
 def _major_notified(mi, event_type: str, written: list) -> None:
-    rows = [
-        major_events.notified_row(mi.pk, event=event_type, channel=n.channel, recipient=n.recipient)
-        for n in written
-        if n.status != Status.SUPPRESSED
-    ]
-    if rows:
-        major_events.TIMELINE.write_many(rows)
+    major_notify.note_notified(mi.pk, [(event_type, written)])
 
 
 INCIDENT = RecordKind(
