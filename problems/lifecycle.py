@@ -332,11 +332,8 @@ def _check_body(problem: Problem, name: str, payload: dict) -> dict[str, Any]:
         if not _blank(payload.get(field)):
             return True
         attr = RECORD_FIELDS.get(field)
-        return (
-            attr is not None
-            and field not in payload
-            and not _blank(getattr(problem, f"{attr}_id", None) if attr == "owner" else getattr(problem, attr))
-        )
+        # serializable_value: the stored column (owner_id for the owner), no extra query.
+        return attr is not None and field not in payload and not _blank(problem.serializable_value(attr))
 
     for field, required in spec.items():
         if required and not has(field):

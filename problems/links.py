@@ -59,7 +59,7 @@ def find_major_incidents(values: Iterable, field: str = "major_incidents") -> li
     return list({found[k].pk: found[k] for k in keys}.values())
 
 
-def _held_elsewhere(problem: Problem, records: list, label: str) -> list[str]:
+def _held_elsewhere(problem: Problem, records: list) -> list[str]:
     """'INC0000012 (PRB0000003)' for each record another open problem holds."""
     other_ids = {r.problem_id for r in records if r.problem_id and r.problem_id != problem.pk}
     open_others = dict(Problem.objects.filter(pk__in=other_ids, state__in=OPEN_STATES).values_list("pk", "number"))
@@ -111,7 +111,7 @@ def link_incidents(problem: Problem | int, *, actor, incidents: list, move: bool
     _check_linkable(problem)
     found = find_incidents(incidents)
     locked = list(Incident.objects.select_for_update().filter(pk__in=[i.pk for i in found]).order_by("id"))
-    held = _held_elsewhere(problem, locked, "incident")
+    held = _held_elsewhere(problem, locked)
     if held and not move:
         raise Conflict(
             f'Linked to another open problem: {", ".join(held)}. Send "move": true to move them to {problem.number}.',
@@ -150,7 +150,7 @@ def link_major_incidents(
     _check_linkable(problem)
     found = find_major_incidents(major_incidents)
     locked = list(MajorIncident.objects.select_for_update().filter(pk__in=[m.pk for m in found]).order_by("id"))
-    held = _held_elsewhere(problem, locked, "major incident")
+    held = _held_elsewhere(problem, locked)
     if held and not move:
         raise Conflict(
             f'Linked to another open problem: {", ".join(held)}. Send "move": true to move them to {problem.number}.',
