@@ -48,12 +48,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     # Ours, in the direction of the import arrows: itsm <- communications <- incidents <- problems
-    # <- status.
+    # <- status, reporting.
     "itsm",
     "communications",
     "incidents",
     "problems",
     "status",
+    "reporting",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +297,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings an administrator may change through the environment ----------------------
 ITSM_SITE_URL = env.str("ITSM_SITE_URL", default="http://127.0.0.1:8000")
+# The longest period a report covers, in days, per interval (API.md: 400 beyond it).
+REPORTS_MAX_DAYS = {
+    "day": env.int("REPORTS_MAX_DAYS_AT_DAY", default=731),
+    "week": env.int("REPORTS_MAX_DAYS_AT_WEEK", default=1831),
+    "month": env.int("REPORTS_MAX_DAYS_AT_MONTH", default=3653),
+}
 
 # --- Admin (Unfold) -----------------------------------------------------------------------------
 UNFOLD = {

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("incidents.api.urls")),
     path("", include("problems.api.urls")),
     path("", include("status.api.urls")),
+    path("", include("reporting.api.urls")),
 ]
 
 urlpatterns = [

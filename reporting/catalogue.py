@@ -1,0 +1,12 @@
+"""Every report module, imported once at start-up so each registers its report."""
+
+from importlib import import_module
+
+MODULES = [
+    "reporting.incidents.volume",
+]
+
+
+def register_all() -> None:
+    for module in MODULES:
+        import_module(module)

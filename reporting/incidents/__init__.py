@@ -1,0 +1,1 @@
+"""Incident reports: volume, response and resolution times, SLA compliance, backlog."""
