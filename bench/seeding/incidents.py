@@ -8,7 +8,8 @@ services with a skewed popularity, 40 groups of 10 agents, 2,000 callers, channe
 resolution codes. Each incident gets its `created` timeline event and its two SLA clocks
 (response and resolution, 24x7 calendar), computed the way `incidents.sla` would have left
 them: running with the next warning or the breach ahead (`next_check_at`), paused while on
-hold, met or breached once stopped. Transition and notification history is *not* seeded.
+hold, met or breached once stopped; 15 % of the resolved ones spent part of their life on hold
+(paused SLA time) and 4 % were reopened once. Transition and notification history is *not* seeded.
 
 Rows are dicts keyed by field name; `bench.bulk.copy_rows` takes the column list from the
 models and fills what a row leaves out from the fields' defaults. `open_count` and `due`
@@ -67,6 +68,8 @@ CHANNEL_WEIGHTS = {"portal": 35, "email": 25, "phone": 15, "chat": 5, "monitorin
 # Mean minutes to first response and hours from response to resolution, per priority.
 RESPONSE_MEAN_MIN = {1: 5, 2: 15, 3: 60, 4: 240, 5: 600}
 RESOLVE_MEAN_H = {1: 2, 2: 6, 3: 24, 4: 72, 5: 120}
+HELD_FRACTION = 0.15  # resolved incidents that spent part of their life on hold
+REOPEN_FRACTION = 0.04  # resolved incidents reopened once before their last resolution
 HOLD_REASONS = ["awaiting_caller", "awaiting_vendor", "awaiting_change", "other"]
 RESOLUTION_CODES = ["fixed"] * 6 + ["workaround"] * 2 + ["duplicate", "no_fault_found", "user_error", "other"]
 SYMPTOMS = [
@@ -276,11 +279,17 @@ def _clock(
     stop: datetime | None = None,
     pause: datetime | None = None,
     cancelled: bool = False,
+    held: timedelta = timedelta(0),
 ) -> tuple:
-    """One clock row as `incidents.sla` leaves it: running, paused at `pause`, or stopped at `stop`."""
+    """One clock row as `incidents.sla` leaves it: running, paused at `pause`, or stopped at `stop`.
+
+    `held` (stopped clocks only): time the incident spent on hold before it stopped, which the clock
+    counted as paused: the target moved out by as much, and the business elapsed excludes it.
+    """
     end = stop or pause or now
-    due = start + target
-    fired = [t for t in THRESHOLDS if start + target * t / 100 <= end]
+    held = held if stop is not None and not cancelled else timedelta(0)
+    due = start + target + held
+    fired = [t for t in THRESHOLDS if start + held + target * t / 100 <= end]
     breached = due <= end
     breached_at = due if breached else None
     next_check = None
@@ -296,7 +305,7 @@ def _clock(
         if not breached:
             pending = [start + target * t / 100 for t in THRESHOLDS if t not in fired]
             next_check = min([*pending, due])
-    elapsed = 0.0 if running_since is not None else (end - start).total_seconds()
+    elapsed = 0.0 if running_since is not None else (end - start - held).total_seconds()
     return {
         "incident": incident_id,
         "policy": policy,
@@ -305,7 +314,7 @@ def _clock(
         "target_seconds": int(target.total_seconds()),
         "started_at": start,
         "elapsed_seconds": elapsed,
-        "paused_seconds": 0.0,
+        "paused_seconds": held.total_seconds(),
         "running_since": running_since,
         "paused_since": pause,
         "due_at": due_at,
@@ -419,6 +428,12 @@ def _chunk_rows(
         else:
             caller = rng.choice(ref.callers)
         resolution_code = rng.choice(RESOLUTION_CODES) if resolved else ""
+        # History the resolved ones carry: about 15 % waited on hold (paused SLA time), 4 % were
+        # reopened once before their last resolution.
+        held = timedelta(0)
+        if resolved and rng.random() < HELD_FRACTION:
+            held = (resolved - responded) * rng.uniform(0.2, 0.6)
+        reopened = 1 if resolved and rng.random() < REOPEN_FRACTION else 0
         updated = max(t for t in (opened, responded, resolved, closed, hold_since) if t is not None)
         version = 1 + (responded is not None) + (resolved is not None) + (closed is not None) + (hold_since is not None)
         incidents.append(
@@ -452,6 +467,7 @@ def _chunk_rows(
                 "closed_at": closed,
                 "updated_at": updated,
                 "reassignment_count": 1 if rng.random() < 0.15 else 0,
+                "reopen_count": reopened,
                 "version": version,
             }
         )
@@ -479,7 +495,7 @@ def _chunk_rows(
         if flag == 2:
             clocks.append(_due_clock(incident_id, ref.due_policy, opened, now, rng))
         else:
-            clocks.append(resolution(stop=resolved, pause=hold_since))
+            clocks.append(resolution(stop=resolved, pause=hold_since, held=held))
     return incidents, clocks, timeline, states
 
 
