@@ -62,12 +62,19 @@ def max_days(interval: str) -> int:
     return {**DEFAULT_MAX_DAYS, **getattr(settings, "REPORTS_MAX_DAYS", {})}[interval]
 
 
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
+
+
 def _date(value: str, name: str, errors: dict[str, list[str]]) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         errors.setdefault(name, []).append(f"'{value}' is not a date; give YYYY-MM-DD.")
         return None
+    if not EARLIEST <= day <= LATEST:
+        errors.setdefault(name, []).append(f"{day} is out of range; give a date from {EARLIEST} to {LATEST}.")
+        return None
+    return day
 
 
 def today() -> dt.date:
@@ -80,14 +87,18 @@ def parse(query, group_bys: tuple[str, ...] = GROUP_BYS) -> ReportParams:
     Defaults: the last 30 days up to and including today, by day, not grouped.
     """
     errors: dict[str, list[str]] = {}
-    raw_to, raw_from = (query.get("to") or "").strip(), (query.get("from") or "").strip()
-    end = _date(raw_to, "to", errors) if raw_to else today() + dt.timedelta(days=1)
-    start = _date(raw_from, "from", errors) if raw_from else (end or today()) - dt.timedelta(days=DEFAULT_DAYS)
+    # A parameter given empty is an error, not the default: "?to=" is a mistake worth naming.
+    end = _date(query["to"].strip(), "to", errors) if "to" in query else today() + dt.timedelta(days=1)
+    start = (
+        _date(query["from"].strip(), "from", errors)
+        if "from" in query
+        else (end or today()) - dt.timedelta(days=DEFAULT_DAYS)
+    )
 
-    interval = (query.get("interval") or "day").strip()
+    interval = query["interval"].strip() if "interval" in query else "day"
     if interval not in INTERVALS:
         errors["interval"] = [f"'{interval}' is not an interval; use one of: {', '.join(INTERVALS)}."]
-    group_by = (query.get("group_by") or "").strip() or None
+    group_by = query["group_by"].strip() if "group_by" in query else None
     if group_by is not None and group_by not in group_bys:
         known = ", ".join(group_bys) if group_bys else "nothing (this report is not grouped)"
         errors["group_by"] = [f"'{group_by}' is not a grouping of this report; use one of: {known}."]
