@@ -226,3 +226,16 @@ def test_a_bounded_number_of_queries(django_assert_max_num_queries):
 
     with django_assert_max_num_queries(5):
         report(**{"from": "2025-03-01", "to": "2027-03-01", "interval": "day", "group_by": "category"})
+
+
+def test_the_months_are_cut_in_the_site_timezone(settings):
+    """In Berlin (UTC+1 in winter) MI A runs 23:00-03:00 local: 1 h in January, 3 h in February."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    build_history()
+
+    rows = report(**{"from": "2026-01-01", "to": "2026-03-01", "interval": "month"})
+
+    assert [(r["period"], r["estimated_cost"], r["declared"]) for r in rows] == [
+        ("2026-01-01", "1000.00", 1),  # declared 23:30 local on Jan 31
+        ("2026-02-01", "4500.00", 1),  # 3000.00 of A and B's live 1500.00
+    ]
