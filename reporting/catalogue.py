@@ -4,6 +4,8 @@ from importlib import import_module
 
 MODULES = [
     "reporting.incidents.volume",
+    "reporting.major",
+    "reporting.problems",
 ]
 
 

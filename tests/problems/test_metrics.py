@@ -83,7 +83,8 @@ def test_the_metrics_of_a_known_history(history):
     assert m.resolved == 2
     assert m.mean_time_to_resolution_seconds == pytest.approx(timedelta(days=8.5).total_seconds())
     assert (m.recurrences, m.problems_recurred) == (2, 2)
-    assert (m.known_errors_published, m.deflections) == (3, 4)
+    # Published in the period: KE1 and KE2; live at some point of it: those and KE4 (published before).
+    assert (m.known_errors_published, m.known_errors_live, m.deflections) == (2, 3, 4)
     assert m.deflections_per_known_error == pytest.approx(4 / 3)
     assert [(row["number"], row["deflections"]) for row in m.top_deflecting] == [
         (history["p1"].number, 3),
