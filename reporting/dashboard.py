@@ -115,7 +115,12 @@ def my_groups_unassigned(user, group_ids: set[int]) -> dict:
         "title": "My groups' unassigned",
         "count": total,
         "url": _changelist(
-            "incidents_incident", [("queue", "my_groups"), ("assignee__isnull", "True"), *_open_states()]
+            "incidents_incident",
+            [
+                ("queue", "unassigned"),
+                ("assignment_group__id__in", ",".join(str(i) for i in sorted(group_ids))),
+                *_open_states(),
+            ],
         ),
         "items": [_incident_item(r, f"P{r['priority']}") for r in rows],
         "empty": "No unassigned incidents in your groups." if group_ids else "You are in no assignment group.",
@@ -144,9 +149,11 @@ def breaching_soon(user, group_ids: set[int], now: dt.datetime) -> dict:
     if counts["total"]:
         rows = list(
             clocks.order_by("due_at", "id").values(
-                "kind", "due_at", id=F("incident_id"), number=F("incident__number"), title=F("incident__title")
+                "kind", "due_at", "incident_id", number=F("incident__number"), title=F("incident__title")
             )[:LIST_SIZE]
         )
+        for row in rows:
+            row["id"] = row["incident_id"]
     sla = [("sla", "due_1h"), *_open_states()]
     return {
         "key": "breaching",
