@@ -121,7 +121,10 @@ def my_groups_unassigned(user, group_ids: set[int]) -> dict:
                 ("assignment_group__id__in", ",".join(str(i) for i in sorted(group_ids))),
                 *_open_states(),
             ],
-        ),
+        )
+        if group_ids
+        else None,
+        "show_count": True,
         "items": [_incident_item(r, f"P{r['priority']}") for r in rows],
         "empty": "No unassigned incidents in your groups." if group_ids else "You are in no assignment group.",
     }
@@ -454,4 +457,5 @@ def dashboard_callback(request: HttpRequest, context: dict) -> dict:
     if can_read_reports(user) and is_manager(user):
         dashboard["manager"] = manager_widgets(user, now)
     context["dashboard"] = dashboard
+    context["title"] = "Dashboard"
     return context

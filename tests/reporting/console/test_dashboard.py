@@ -103,6 +103,7 @@ def test_an_agent_in_no_group_sees_only_their_own(client, desk, make_user):
     seen = widgets(client.get("/admin/"))
     assert seen["my-open"]["count"] == 1
     assert seen["groups-unassigned"]["count"] == 0 and "no assignment group" in seen["groups-unassigned"]["empty"]
+    assert seen["groups-unassigned"]["url"] is None  # no list to open
     assert [p["count"] for p in seen["breaching"]["parts"]] == [1, 0]
 
 
