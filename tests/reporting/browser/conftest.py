@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.status.browser.conftest import AXE, ARTIFACTS, Chromium, _missing, chromium_path
+from tests.status.browser.conftest import ARTIFACTS, AXE, Chromium, _missing, chromium_path
 
 # Per canvas: size, painted (non-transparent) pixels and coloured ones (a channel spread > 60).
 CANVAS_PIXELS = """(canvas) => {
@@ -56,6 +56,8 @@ def artifacts():
 
 def canvas_pixels(page, timeout_ms: int = 5000) -> list[dict]:
     """Every chart canvas's pixel counts, once each is coloured or `timeout_ms` has passed (animations)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         page.wait_for_function(
             f"""() => {{
@@ -65,8 +67,8 @@ def canvas_pixels(page, timeout_ms: int = 5000) -> list[dict]:
             }}""",
             timeout=timeout_ms,
         )
-    except Exception:  # noqa: BLE001 - a timeout: the counts below say which canvas stayed empty
-        pass
+    except PlaywrightTimeout:
+        pass  # the counts below say which canvas stayed empty
     page.wait_for_timeout(300)  # the last frames of the animation, for the screenshot
     return page.eval_on_selector_all("canvas.chart", f"(canvases) => canvases.map({CANVAS_PIXELS})")
 
