@@ -290,11 +290,13 @@ def _ageing_function() -> Callable | None:
 
 
 def backlog_ageing(now: dt.datetime, params: ReportParams) -> dict | None:
-    """The open incidents now by age (`reporting.incidents.backlog.ageing_at`), as a bar chart."""
+    """The open incidents now by age (`reporting.incidents.backlog.ageing_at`, one query), as a bar chart."""
     ageing_at = _ageing_function()
     if ageing_at is None:
         return None
-    row = ageing_at(now)
+    result = ageing_at(now)
+    # One row when not grouped: a dict, or a list of one {"group": None, ...} row.
+    row = (result[0] if result else {}) if isinstance(result, list) else result
     data = {
         "labels": [label for _, label in AGEING],
         "datasets": [charts.dataset("Open incidents", [row.get(key) or 0 for key, _ in AGEING], 0, "bar", "count")],

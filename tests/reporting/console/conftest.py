@@ -54,7 +54,10 @@ STAND_INS = {
         chart_type="bar",
     ),
 }
-STAND_IN_AGEING = {"age_under_1d": 3, "age_1_3d": 2, "age_3_7d": 1, "age_7_30d": 0, "age_over_30d": 1}
+STAND_IN_AGEING = [
+    {"group": None, "group_key": None, "backlog": 7, "age_under_1d": 3, "age_1_3d": 2, "age_3_7d": 1}
+    | {"age_7_30d": 0, "age_over_30d": 1}
+]
 
 
 @pytest.fixture
