@@ -359,7 +359,10 @@ def major_incident_cost(params: ReportParams) -> dict | None:
         except InvalidOperation:
             cost = Decimal("0")
         total += cost
-        months.append({"period": row["period"], "cost": f"{cost:.2f}"})
+        start = dt.date.fromisoformat(row["period"])
+        end = min(params.end, (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
+        query = {"from": start.isoformat(), "to": end.isoformat(), "interval": "month"}
+        months.append({"period": row["period"], "cost": f"{cost:.2f}", "url": report_url(report.name, query)})
     return {
         "key": "mi-cost",
         "title": "Major incident cost, this quarter",

@@ -151,6 +151,9 @@ def test_a_groups_manager_sees_the_charts_each_linking_to_its_report_with_the_sa
     cost = manager["mi_cost"]
     assert urlsplit(cost["url"]).path == "/admin/reports/major-incidents/"
     assert parse_qs(urlsplit(cost["url"]).query)["interval"] == ["month"]
+    for month in cost["months"]:
+        query = parse_qs(urlsplit(month["url"]).query)
+        assert query["from"] == [month["period"]] and client.get(month["url"]).status_code == 200
     if "major-incidents" in stand_ins:
         months = len(cost["months"])
         assert cost["total"] == f"{months * 1250.50:.2f}" and 1 <= months <= 3
