@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import capfirst
 
-SECTIONS = ["Incidents", "Major incidents", "Problems", "Communications", "Configuration", "Access"]
+SECTIONS = ["Reports", "Incidents", "Major incidents", "Problems", "Communications", "Configuration", "Access"]
 
 # Model label -> (section, material icon). Order here is the order in the sidebar.
 PLACEMENT: dict[str, tuple[str, str]] = {
@@ -58,6 +58,9 @@ EXTRA_LINKS: list[tuple[str, str, str, str, str]] = [
         "incidents.incident",
     ),
     ("Incidents", "My tasks", "admin:incidents_task_mine", "checklist", "incidents.task"),
+    # The reporting app's pages, by URL name only (itsm does not import reporting).
+    ("Reports", "Dashboard", "admin:index", "dashboard", "incidents.incident"),
+    ("Reports", "All reports", "reports:index", "monitoring", "incidents.incident"),
 ]
 APP_SECTION = {
     "incidents": "Incidents",

@@ -310,6 +310,9 @@ UNFOLD = {
     "SITE_HEADER": "ITSM console",
     "SITE_SYMBOL": "support_agent",
     "SHOW_HISTORY": True,
+    # The home page is the dashboard (agents' work, managers' charts); named by path: itsm does not
+    # import reporting.
+    "DASHBOARD_CALLBACK": "reporting.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,

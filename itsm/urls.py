@@ -24,6 +24,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The console's report pages, behind the admin's login; ahead of the admin's catch-all.
+    path("admin/reports/", include("reporting.console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,1 @@
+"""The console's reporting pages: the report index and one page per registered report."""
