@@ -77,7 +77,8 @@ def report_page(request: HttpRequest, name: str) -> HttpResponse:
         "index_url": reverse("reports:index"),
     }
     try:
-        params = parse(request.GET, report.group_bys)
+        # The form sends every field; an empty one (e.g. "no grouping") means the default here.
+        params = parse({k: v for k, v in request.GET.items() if v.strip()}, report.group_bys)
     except ReportInputError as error:
         context["errors"] = error.errors
         return TemplateResponse(request, "reporting/report.html", context, status=400)

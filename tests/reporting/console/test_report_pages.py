@@ -142,3 +142,11 @@ def test_the_sidebar_has_a_reports_section_for_readers_of_incidents(desk):
     ]
     request.user = UserFactory(username="bystander")
     assert "Reports" not in {s["title"] for s in admin_navigation.navigation(request)}
+
+
+def test_the_form_sent_with_empty_fields_means_the_defaults(agent_client):
+    # The pickers send every field; "no grouping" is an empty group_by, not an error (the API,
+    # where an empty parameter is a mistake, answers 400 instead).
+    page = agent_client.get("/admin/reports/volume/", {"from": "", "to": "", "interval": "week", "group_by": ""})
+    assert page.status_code == 200
+    assert page.context["params"].group_by is None and page.context["params"].interval == "week"
