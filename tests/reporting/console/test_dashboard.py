@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from freezegun import freeze_time
 
 from incidents.models import Task
 from itsm import roles
@@ -253,3 +254,34 @@ def test_the_dashboard_is_bounded_in_queries(client, desk, tasks, stand_ins, dja
     client.get("/admin/")
     with django_assert_max_num_queries(AGENT_QUERIES):
         client.get("/admin/")
+
+
+def _opened_last_30_days(response) -> int:
+    (volume,) = [c for c in response.context["dashboard"]["manager"]["charts"] if c["key"] == "volume"]
+    return sum(json.loads(volume["json"])["datasets"][0]["data"])
+
+
+def test_managers_share_the_figures_for_a_minute_then_see_new_ones(client, desk, settings):
+    client.force_login(desk["lead"])
+    first = client.get("/admin/")
+    assert _opened_last_30_days(first) == 5
+    IncidentFactory(title="One more", service=desk["email"])
+    assert _opened_last_30_days(client.get("/admin/")) == 5  # the shared copy, computed at most a minute ago
+    assert "at most a minute ago" in first.content.decode()
+    agent = {w["key"]: w for w in client.get("/admin/").context["dashboard"]["agent"]}
+    assert agent["groups-unassigned"]["count"] == 2  # the agent's own lists are always live
+    with freeze_time(timezone.now() + dt.timedelta(seconds=61)):
+        assert _opened_last_30_days(client.get("/admin/")) == 6
+
+
+def test_without_a_usable_cache_the_figures_are_computed_live(client, desk, monkeypatch):
+    from reporting import dashboard
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(dashboard.cache, "get", broken)
+    client.force_login(desk["lead"])
+    assert _opened_last_30_days(client.get("/admin/")) == 5
+    IncidentFactory(title="One more", service=desk["email"])
+    assert _opened_last_30_days(client.get("/admin/")) == 6
