@@ -52,6 +52,7 @@ def _at(moment: str, fn, *args, **kwargs):
 def sla_desk() -> Desk:
     """Six incidents on a Mon-Fri 09:00-18:00 Berlin calendar with Monday 2026-11-30 a holiday.
 
+    The agent who starts an incident takes it (report-agent), except B (second-agent).
     Policies for every priority: respond within 60 business minutes, resolve within 16 business hours.
     Times below are UTC (Berlin = UTC+1); "business" is Berlin working time.
 
@@ -60,7 +61,8 @@ def sla_desk() -> Desk:
       09:00 (paused Tue 11:00-18:00 + Wed 09:00-10:00 = 8 h = 28,800 s); resolved Wed 12:00 (business
       30 min + Tue 09:00-11:00 + Wed 10:00-13:00 = 5 h 30 min = 19,800 s; wall 415,800 s). The weekend
       and the holiday count nothing.
-    B (mail, assigned to the agent): opened Mon 12-07 08:00, started 08:30 (1,800 s both), resolved 10:00, reopened 14:00,
+    B (mail, started for second-agent): opened Mon 12-07 08:00, started 08:30 (1,800 s both), resolved 10:00,
+      reopened 14:00,
       resolved Tue 12-08 09:00 (business 2 h + Mon 15:00-18:00 + Tue 09:00-10:00 = 6 h = 21,600 s;
       the resolved hours before the reopen excluded; wall 25 h = 90,000 s).
     C (mail, P1 by impact 1 x urgency 1, by email): opened Tue 12-08 10:00, started 10:50 (3,000 s: the
@@ -73,7 +75,8 @@ def sla_desk() -> Desk:
     """
     agent = _agent()
     group = AssignmentGroupFactory(name="Desk", members=[agent])
-    other = AssignmentGroupFactory(name="Apps", members=[agent])
+    second = UserFactory(username="second-agent")
+    other = AssignmentGroupFactory(name="Apps", members=[agent, second])
     payroll = ServiceFactory(slug="payroll", name="Payroll", owner_group=group)
     mail = ServiceFactory(slug="mail", name="Mail", owner_group=other)
     calendar = BusinessCalendarFactory(name="Berlin 9-18", timezone="Europe/Berlin")
@@ -101,8 +104,7 @@ def sla_desk() -> Desk:
         ("2026-12-02 09:00", "A", services.resume, {}),
         ("2026-12-02 12:00", "A", services.resolve, RESOLVE),
         ("2026-12-07 08:10", "E", services.cancel, {"reason": "Duplicate."}),
-        ("2026-12-07 08:20", "B", services.assign, {"assignee": agent}),
-        ("2026-12-07 08:30", "B", services.start, {}),
+        ("2026-12-07 08:30", "B", services.start, {"assignee": second}),
         ("2026-12-07 09:00", "D", services.start, {}),
         ("2026-12-07 10:00", "B", services.resolve, RESOLVE),
         ("2026-12-07 14:00", "B", services.reopen, {"reason": "Broke again."}),
