@@ -57,3 +57,7 @@ def test_every_grouping_and_interval_runs(name):
                 query["group_by"] = group_by
             rows = report.compute(parse(query))
             assert len(rows) == (0 if group_by else len(parse(query).periods))
+
+
+def test_local_days_across_daylight_saving(settings, django_assert_num_queries):
+    test_backlog.test_days_are_local_across_daylight_saving(settings, django_assert_num_queries)

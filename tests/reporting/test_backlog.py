@@ -1,6 +1,7 @@
 """Backlog and ageing: known answers on `incident_data.backlog_desk` (the figures are in its docstring)."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
@@ -8,6 +9,7 @@ from freezegun import freeze_time
 from reporting import registry
 from reporting.incidents.backlog import ageing_at
 from reporting.params import GROUP_BYS, parse
+from tests.factories import AssignmentGroupFactory
 from tests.reporting.incident_data import backlog_desk
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +109,32 @@ def test_ageing_now(desk, django_assert_num_queries):
     with freeze_time("2026-12-05 00:00"):
         rows = ageing_at(group_by="priority")
     assert [(r["group"], r["backlog"]) for r in rows] == [("P3 - Moderate", 3)]
+
+
+def test_days_are_local_across_daylight_saving(settings, django_assert_num_queries):
+    """Berlin, Sunday 2026-10-25 has 25 hours. H opened 00:30 CEST that day (22:30 UTC on the 24th) is
+    24.5 hours old at Monday 00:00 CET and still "under 1 day": ages count local calendar days.
+    I opened Saturday 00:30 CEST (2 days and 1 hour before) is 1-3 days old."""
+    from incidents import services
+    from tests.reporting.incident_data import _agent
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    agent = _agent()
+    for moment, title in (("2026-10-24 22:30", "H"), ("2026-10-23 22:30", "I")):
+        with freeze_time(moment):
+            services.open_incident(actor=agent, title=title, assignment_group=AssignmentGroupFactory())
+    assert table(**{"from": "2026-10-24", "to": "2026-10-27"}) == [
+        ("2026-10-24", None, 1, 1, 0, 0, 0, 0),  # Sunday 00:00 CEST: I
+        ("2026-10-25", None, 2, 1, 1, 0, 0, 0),  # Monday 00:00 CET = Sunday 23:00 UTC
+        ("2026-10-26", None, 2, 0, 2, 0, 0, 0),
+    ]
+    monday = dt.datetime(2026, 10, 26, tzinfo=ZoneInfo("Europe/Berlin"))
+    with django_assert_num_queries(1):
+        row = ageing_at(monday)[0]
+    assert tuple(row[c] for c in COLUMNS) == (2, 1, 1, 0, 0, 0)
+    volume = registry.get("volume").compute(parse({"from": "2026-10-24", "to": "2026-10-27"}))
+    assert [(r["period"], r["opened"], r["backlog"]) for r in volume] == [
+        ("2026-10-24", 1, 1),
+        ("2026-10-25", 1, 2),
+        ("2026-10-26", 0, 2),
+    ]
