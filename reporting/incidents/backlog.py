@@ -23,9 +23,9 @@ the day buckets, never over incidents).
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections import defaultdict
+from itertools import accumulate
 
 from django.db.models import Count, F, Func, IntegerField, Q
 from django.db.models.functions import TruncDate
@@ -72,27 +72,18 @@ class LocalDayNumber(Func):
 EPOCH = dt.date(1970, 1, 1)
 
 
-def _day(number: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=number)
-
-
 def _keyed(qs, key: str | None, **aggregates):
     if key:
         return qs.annotate(key=F(key)).values("key", "day").annotate(**aggregates).order_by()
     return qs.values("day").annotate(**aggregates).order_by()
 
 
-class _Prefix:
-    """Sums of a per-day count over the days before a given day (sparse, bisected)."""
-
-    def __init__(self, counts: dict[dt.date, int]):
-        self.days = sorted(counts)
-        self.sums = [0]
-        for day in self.days:
-            self.sums.append(self.sums[-1] + counts[day])
-
-    def before(self, day: dt.date) -> int:
-        return self.sums[bisect.bisect_left(self.days, day)]
+def _prefix(counts: dict[int, int], days: int) -> list[int]:
+    """Running sums of per-day counts: item i is the sum over the days before day index i."""
+    dense = [0] * days
+    for index, count in counts.items():
+        dense[index] = count
+    return [0, *accumulate(dense)]
 
 
 def _within(k: int) -> Q:
@@ -130,29 +121,26 @@ def backlog(params: ReportParams) -> list[dict]:
         n=Count("id"),
         **{f"w{k}": Count("id", filter=_within(k) & Q(opened_at__gte=origin_at)) for k in AGES},
     )
-    # per group: {"n"|"w1"...: {day: count}} for openings and finishings
+    # per group: {"n" | "w1" ...: {day index: count}} for openings and finishings
+    first = (origin - EPOCH).days
+    days = (params.end - origin).days
     opens: dict = defaultdict(lambda: defaultdict(dict))
     finishes: dict = defaultdict(lambda: defaultdict(dict))
     for target, rows in ((opens, opened), (finishes, finished)):
         for row in rows:
-            day = _day(row["day"])
             for name in ("n", *within):
-                target[row.get("key")][name][day] = row[name]
+                target[row.get("key")][name][row["day"] - first] = row[name]
 
+    ends = [(period.day, (bucket_day(period.end) - origin).days) for period in params.periods]
     aggregates = []
     for group_key in set(base) | set(opens) | set(finishes):
-        o = {name: _Prefix(opens[group_key][name]) for name in ("n", *within)}
-        f = {name: _Prefix(finishes[group_key][name]) for name in ("n", *within)}
-        for period in params.periods:
-            t = bucket_day(period.end)
-            level = base.get(group_key, 0) + o["n"].before(t) - f["n"].before(t)
-            younger = [
-                o["n"].before(t)
-                - o["n"].before(t - dt.timedelta(days=k))
-                - (f[f"w{k}"].before(t) - o[f"w{k}"].before(t - dt.timedelta(days=k)))
-                for k in AGES
-            ]
-            aggregates.append({"bucket": period.day, "key": group_key, **_ages(level, younger)})
+        o = {name: _prefix(opens[group_key][name], days) for name in ("n", *within)}
+        f = {name: _prefix(finishes[group_key][name], days) for name in ("n", *within)}
+        opened_before, finished_before = o["n"], f["n"]
+        for day, t in ends:
+            level = base.get(group_key, 0) + opened_before[t] - finished_before[t]
+            younger = [opened_before[t] - opened_before[t - k] - (f[f"w{k}"][t] - o[f"w{k}"][t - k]) for k in AGES]
+            aggregates.append({"bucket": day, "key": group_key, **_ages(level, younger)})
     return assemble(params, aggregates, lambda agg: _strip(agg) if agg else _ages(0, [0] * len(AGES)))
 
 
