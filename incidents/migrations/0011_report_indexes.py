@@ -1,7 +1,7 @@
 """Indexes of the incident reports (reporting/incidents/): MTTA by responded_at, MTTR and volume by
 resolved_at (closed incidents included), volume and backlog by the moment an incident was finished
-(COALESCE(resolved_at, closed_at), the expression the reports filter on), SLA compliance by the
-moment a clock was met or breached."""
+(COALESCE(resolved_at, closed_at), the expression the reports filter on), the open incidents by
+opening (backlog ageing now), SLA compliance by the moment a clock was met or breached."""
 
 import django.db.models.functions.comparison
 from django.conf import settings
@@ -35,6 +35,14 @@ class Migration(migrations.Migration):
             model_name="incident",
             index=models.Index(
                 django.db.models.functions.comparison.Coalesce("resolved_at", "closed_at"), name="incident_finished_at"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="incident",
+            index=models.Index(
+                condition=models.Q(("state__in", ["new", "in_progress", "on_hold"])),
+                fields=["opened_at"],
+                name="incident_open_opened_at",
             ),
         ),
         migrations.AddIndex(

@@ -191,6 +191,13 @@ class Incident(FSMModelMixin, models.Model):
                 fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="incident_resolved_at"
             ),
             models.Index(Coalesce("resolved_at", "closed_at"), name="incident_finished_at"),
+            # The dashboard's backlog ageing now (`reporting.incidents.backlog.ageing_at`): the open
+            # incidents' opening moments, counted from the index alone.
+            models.Index(
+                fields=["opened_at"],
+                condition=models.Q(state__in=["new", "in_progress", "on_hold"]),
+                name="incident_open_opened_at",
+            ),
             # "My work" / "my groups, unassigned": the open, unassigned queue of a group.
             models.Index(
                 fields=["assignment_group", "-id"],
