@@ -86,28 +86,23 @@ def _prefix(counts: dict[int, int], days: int) -> list[int]:
     return [0, *accumulate(dense)]
 
 
-def _within(k: int) -> Q:
-    return Q(span__lt=k)
-
-
 def backlog(params: ReportParams) -> list[dict]:
     """The backlog rows of `params` (see the module docstring)."""
     origin = params.start - dt.timedelta(days=max(AGES))
     origin_at, end_at = local_midnight(origin), params.end_at
     key = group_field(params)
     incidents = Incident.objects.annotate(finished_at=FINISHED_AT)
-    spans = {
-        "span": LocalDayNumber("finished_at") - LocalDayNumber("opened_at"),
-    }
+    span = LocalDayNumber("finished_at") - LocalDayNumber("opened_at")  # local days open; NULL while open
 
     # Open at the origin, by group.
     before = incidents.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=origin_at), opened_at__lt=origin_at)
     base = dict(before.values_list(key).annotate(n=Count("id")).order_by()) if key else {None: before.count()}
 
-    within = {f"w{k}": Count("id", filter=_within(k)) for k in AGES}
+    # wK: finished within K local days of opening (the day it opened counts as 0)
+    within = {f"w{k}": Count("id", filter=Q(span__lt=k)) for k in AGES}
     opened = _keyed(
         incidents.filter(opened_at__gte=origin_at, opened_at__lt=end_at).annotate(
-            day=LocalDayNumber("opened_at"), **spans
+            day=LocalDayNumber("opened_at"), span=span
         ),
         key,
         n=Count("id"),
@@ -115,11 +110,11 @@ def backlog(params: ReportParams) -> list[dict]:
     )
     finished = _keyed(
         incidents.filter(finished_at__gte=origin_at, finished_at__lt=end_at).annotate(
-            day=LocalDayNumber("finished_at"), **spans
+            day=LocalDayNumber("finished_at"), span=span
         ),
         key,
         n=Count("id"),
-        **{f"w{k}": Count("id", filter=_within(k) & Q(opened_at__gte=origin_at)) for k in AGES},
+        **{f"w{k}": Count("id", filter=Q(span__lt=k, opened_at__gte=origin_at)) for k in AGES},
     )
     # per group: {"n" | "w1" ...: {day index: count}} for openings and finishings
     first = (origin - EPOCH).days
