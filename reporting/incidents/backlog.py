@@ -166,14 +166,15 @@ def ageing_at(moment: dt.datetime | None = None, group_by: str | None = None) ->
         qs = Incident.objects.annotate(finished_at=FINISHED_AT).filter(
             Q(finished_at__isnull=True) | Q(finished_at__gte=moment), opened_at__lt=moment
         )
+    # Counting `opened_at` (never NULL): at or after the present the open incidents index alone answers.
     counts = {
-        "backlog": Count("id"),
-        "age_under_1d": Count("id", filter=Q(opened_at__gte=bounds[0])),
+        "backlog": Count("opened_at"),
+        "age_under_1d": Count("opened_at", filter=Q(opened_at__gte=bounds[0])),
         **{
-            AGE_KEYS[i + 1]: Count("id", filter=Q(opened_at__gte=bounds[i + 1], opened_at__lt=bounds[i]))
+            AGE_KEYS[i + 1]: Count("opened_at", filter=Q(opened_at__gte=bounds[i + 1], opened_at__lt=bounds[i]))
             for i in range(len(AGES) - 1)
         },
-        "age_over_30d": Count("id", filter=Q(opened_at__lt=bounds[-1])),
+        "age_over_30d": Count("opened_at", filter=Q(opened_at__lt=bounds[-1])),
     }
     if not group_by:
         return [{"group": None, "group_key": None, **qs.aggregate(**counts)}]
