@@ -16,6 +16,9 @@ The clock is joined (one LEFT JOIN, no subquery per row): the stopped, not cance
 kind. An incident has at most one: the live clock of a policy is unique (a constraint), a clock
 replaced after a priority, service or category change is cancelled, and a reopen resumes the
 stopped resolution clock instead of starting another. Means are None where nothing was measured.
+At 1,000,000 incidents on PostgreSQL a year by week by service takes about a second (one hash
+join of the stopped clocks); a correlated subquery per incident was faster for 30 days (0.14 s
+against 0.45 s) but twice as slow for a year, the range the reports are judged by.
 """
 
 from __future__ import annotations
