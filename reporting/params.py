@@ -80,12 +80,15 @@ def parse(query, group_bys: tuple[str, ...] = GROUP_BYS) -> ReportParams:
     Defaults: the last 30 days up to and including today, by day, not grouped.
     """
     errors: dict[str, list[str]] = {}
+    for name in ("from", "to", "interval"):  # given but empty is not "absent": name it (group_by empty: not grouped)
+        if name in query and not (query.get(name) or "").strip():
+            errors[name] = [f"'{name}' is empty; give a value or leave it out."]
     raw_to, raw_from = (query.get("to") or "").strip(), (query.get("from") or "").strip()
     end = _date(raw_to, "to", errors) if raw_to else today() + dt.timedelta(days=1)
     start = _date(raw_from, "from", errors) if raw_from else (end or today()) - dt.timedelta(days=DEFAULT_DAYS)
 
     interval = (query.get("interval") or "day").strip()
-    if interval not in INTERVALS:
+    if interval not in INTERVALS and "interval" not in errors:
         errors["interval"] = [f"'{interval}' is not an interval; use one of: {', '.join(INTERVALS)}."]
     group_by = (query.get("group_by") or "").strip() or None
     if group_by is not None and group_by not in group_bys:

@@ -44,3 +44,13 @@ def test_the_reports_are_registered_in_order():
     for name in REPORTS:
         report = registry.get(name)
         assert set(report.chart) <= {c.key for c in report.columns}
+
+
+@pytest.mark.parametrize("name", ["from", "to", "interval"])
+def test_an_empty_parameter_is_named_not_defaulted(api, reader, name):
+    """`?to=` is not a date (the schema says so): 400 naming it. An empty `group_by` means not grouped."""
+    client = api.as_user(reader)
+    response = client.get("/api/v1/reports/backlog/", {name: ""})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [name]
+    assert client.get("/api/v1/reports/backlog/", {"group_by": ""}).status_code == 200
