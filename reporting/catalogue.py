@@ -4,6 +4,9 @@ from importlib import import_module
 
 MODULES = [
     "reporting.incidents.volume",
+    "reporting.incidents.times",
+    "reporting.incidents.sla",
+    "reporting.incidents.backlog",
     "reporting.major",
     "reporting.problems",
 ]

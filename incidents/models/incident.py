@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -179,6 +180,24 @@ class Incident(FSMModelMixin, models.Model):
             # walk, no sort. Replaces a plain (opened_at) index, which it also serves.
             models.Index(fields=["opened_at", "id"], name="incident_opened_at_id"),
             models.Index(fields=["resolved_at"], condition=models.Q(state="resolved"), name="incident_resolved"),
+            # Reports (reporting/incidents/): MTTA's incidents responded in a range, MTTR's and volume's
+            # resolved in a range (closed ones too, which `incident_resolved` leaves out), and the moment an
+            # incident stopped being open (volume's and backlog's finished per period, the backlog at a
+            # past moment: `reporting.incidents.volume.FINISHED_AT`, the same expression).
+            models.Index(
+                fields=["responded_at"], condition=models.Q(responded_at__isnull=False), name="incident_responded_at"
+            ),
+            models.Index(
+                fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="incident_resolved_at"
+            ),
+            models.Index(Coalesce("resolved_at", "closed_at"), name="incident_finished_at"),
+            # The dashboard's backlog ageing now (`reporting.incidents.backlog.ageing_at`): the open
+            # incidents' opening moments, counted from the index alone.
+            models.Index(
+                fields=["opened_at"],
+                condition=models.Q(state__in=["new", "in_progress", "on_hold"]),
+                name="incident_open_opened_at",
+            ),
             # "My work" / "my groups, unassigned": the open, unassigned queue of a group.
             models.Index(
                 fields=["assignment_group", "-id"],

@@ -63,6 +63,16 @@ class SlaClock(models.Model):
             ),
             models.Index(fields=["incident", "stage"], name="slaclock_incident_stage"),
             models.Index(fields=["stage", "due_at"], name="slaclock_stage_due"),
+            # The sla-compliance report: clocks met (at stopped_at) or breached (at breached_at) in a range,
+            # by kind, joined to their incident: every column it reads, so the scan is index-only.
+            models.Index(
+                fields=["stopped_at", "kind", "incident"], condition=models.Q(stage="met"), name="slaclock_met_at"
+            ),
+            models.Index(
+                fields=["breached_at", "kind", "incident"],
+                condition=models.Q(stage="breached"),
+                name="slaclock_breached_at",
+            ),
         ]
         constraints = [
             # At most one live clock per policy and incident (cancelled and stopped ones are history).
