@@ -13,7 +13,9 @@ the seed creates for the bench administrator), the public status page and its At
 10,000 published known errors (or `--scale` of them, whichever is fewer) before any step runs,
 so `create` is measured with them in place (suggestions are computed on read, never on create),
 `kedb-search` ranks them (`/api/v1/known-errors/?q=`, the GIN index of problems 0002) and
-`kedb-suggest` reads an open incident's suggestions.
+`kedb-suggest` reads an open incident's suggestions. Issue 14 adds the console's dashboard
+(`dashboard`, as the administrator, who sees the manager charts) and two reports over the last
+year by week and service (`report-mttr`, `report-sla-compliance`).
 """
 
 from __future__ import annotations
@@ -161,6 +163,28 @@ def kedb_suggest(ctx: RequestContext) -> str:
     return f"{LIST}{sample[(ctx.index * 13) % len(sample)]}/known-errors/"
 
 
+def dashboard(ctx: RequestContext) -> Request:
+    """The console's home page (the dashboard), as the bench administrator: agent and manager widgets."""
+    return Request("/admin/", headers={"Cookie": f"sessionid={ctx.seed_data['session']}"})
+
+
+def _year_by_week_by_service(name: str) -> str:
+    """A report over the last year (to tomorrow, exclusive), by week and service (issue 14)."""
+    from datetime import date
+
+    end = date.today() + timedelta(days=1)
+    start = end - timedelta(days=365)
+    return f"/api/v1/reports/{name}/?from={start}&to={end}&interval=week&group_by=service"
+
+
+def report_mttr(ctx: RequestContext) -> str:
+    return _year_by_week_by_service("mttr")
+
+
+def report_sla_compliance(ctx: RequestContext) -> str:
+    return _year_by_week_by_service("sla-compliance")
+
+
 def admin_changelist(ctx: RequestContext) -> Request:
     """The console's incident list, as the bench administrator (session cookie, no token)."""
     return Request("/admin/incidents/incident/", headers={"Cookie": f"sessionid={ctx.seed_data['session']}"})
@@ -196,6 +220,11 @@ SCENARIO = register(
             # Issue 13: the KEDB at 10,000 published known errors (p95 beside the list's).
             Step("kedb-search", kedb_search, requests=500, concurrency=2),
             Step("kedb-suggest", kedb_suggest, requests=500, concurrency=2),
+            # Issue 14: the dashboard (goal: p95 10x under the peer's staff dashboard) and two
+            # reports over a year by week by service (goal: no slower than the peer's dashboard).
+            Step("dashboard", dashboard, auth=False, requests=200, concurrency=2, time_limit=120),
+            Step("report-mttr", report_mttr, requests=30, concurrency=2, time_limit=300),
+            Step("report-sla-compliance", report_sla_compliance, requests=30, concurrency=2, time_limit=300),
         ],
     )
 )
