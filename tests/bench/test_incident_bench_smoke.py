@@ -63,6 +63,8 @@ API_STEPS = {
 STATUS_STEPS = {"status-page", "status-feed"}
 # The known error database (issue 13); its endpoints are routed by the problems API.
 KEDB_STEPS = {"kedb-search", "kedb-suggest"}
+# Issue 14: the console's dashboard (a session) and two reports through the API.
+REPORT_STEPS = {"dashboard", "report-mttr", "report-sla-compliance"}
 
 
 @pytest.mark.integration
@@ -70,7 +72,7 @@ def test_incident_api_steps_have_no_errors(scenario_run):
     results, table = scenario_run
     steps = _steps(results)
 
-    assert set(steps) == API_STEPS | {"admin"} | STATUS_STEPS | KEDB_STEPS
+    assert set(steps) == API_STEPS | {"admin"} | STATUS_STEPS | KEDB_STEPS | REPORT_STEPS
     for name in API_STEPS:
         step = steps[name]
         assert step["errors"] == 0, (name, step["error_samples"])
@@ -92,6 +94,15 @@ def test_kedb_steps_have_no_errors(scenario_run, name):
     step = _steps(scenario_run[0])[name]
     if set(step["statuses"]) == {"404"}:
         pytest.skip(f"{name}: the known error endpoints are not routed yet")
+
+    assert step["errors"] == 0, step["error_samples"]
+    assert step["statuses"] == {"200": 12} and step["queries"]["min"] >= 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(REPORT_STEPS))
+def test_dashboard_and_report_steps_have_no_errors(scenario_run, name):
+    step = _steps(scenario_run[0])[name]
 
     assert step["errors"] == 0, step["error_samples"]
     assert step["statuses"] == {"200": 12} and step["queries"]["min"] >= 1
