@@ -303,6 +303,8 @@ REPORTS_MAX_DAYS = {
     "week": env.int("REPORTS_MAX_DAYS_AT_WEEK", default=1831),
     "month": env.int("REPORTS_MAX_DAYS_AT_MONTH", default=3653),
 }
+# How long managers share the dashboard's figures (0: computed on every request).
+REPORTS_DASHBOARD_CACHE_SECONDS = env.int("REPORTS_DASHBOARD_CACHE_SECONDS", default=60)
 
 # --- Admin (Unfold) -----------------------------------------------------------------------------
 UNFOLD = {

@@ -44,7 +44,7 @@ from reporting.periods import report_tz
 
 logger = logging.getLogger(__name__)
 LIST_SIZE = 5
-MANAGER_CACHE_SECONDS = 60  # how old the manager's figures may be (REPORTS_DASHBOARD_CACHE_SECONDS)
+MANAGER_CACHE_SECONDS = 60  # default of settings.REPORTS_DASHBOARD_CACHE_SECONDS
 STALE_SECONDS = 300  # an expired copy is still served for this long while one request rebuilds it
 LOCK_SECONDS = 30
 BREACH_WINDOW = dt.timedelta(hours=1)
