@@ -60,11 +60,25 @@ def test_a_report_page_shows_the_apis_rows(agent_client, api, desk, interval, gr
     assert len(re.findall(r"<tr><td>", html)) == len(body["rows"])
 
 
-def test_the_table_formats_durations_ratios_and_gaps(agent_client, stand_ins):
-    if "mttr" not in stand_ins:
-        pytest.skip("the real mttr report is registered; its known answers are tested with it")
-    html = agent_client.get("/admin/reports/mttr/").content.decode()
-    assert "<td>2h 00m</td>" in html
+def test_the_table_formats_durations_ratios_money_and_gaps():
+    from reporting.console import charts
+    from reporting.registry import Column, Report
+
+    report = Report(
+        name="t",
+        title="T",
+        description="T",
+        columns=(Column("n", "N"), Column("d", "D", "seconds"), Column("r", "R", "ratio"), Column("m", "M", "money")),
+        compute=lambda params: [],
+    )
+    rows = [{"period": "2026-01-05", "group": None, "group_key": None, "n": 3, "d": 7200, "r": 0.5, "m": "12.50"}]
+    table = charts.table(report, rows)
+    assert table["headers"] == ["Period", "Group", "N", "D", "R", "M"]
+    [[period, group, n, duration, ratio, money]] = table["rows"]
+    assert (period, group, n, duration) == ("2026-01-05", "—", "3", "2h 00m")
+    assert "50" in ratio and "12.50" in money
+    [[*_, empty_duration, empty_ratio, _]] = charts.table(report, [{**rows[0], "d": None, "r": None}])["rows"]
+    assert empty_duration == empty_ratio == charts.display(None, "seconds")
 
 
 def test_the_csv_link_is_the_apis_csv_with_the_same_parameters(agent_client):
