@@ -7,9 +7,8 @@ never drew fails.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.status.browser.conftest import ARTIFACTS, AXE, Chromium, _missing, chromium_path
+# The status page's browser fixtures, shared: one chromium per module, committing tests, artifacts.
+from tests.status.browser.conftest import AXE, artifacts, chromium, transactional_db  # noqa: F401
 
 # Per canvas: size, painted (non-transparent) pixels and coloured ones (a channel spread > 60).
 CANVAS_PIXELS = """(canvas) => {
@@ -26,32 +25,6 @@ CANVAS_PIXELS = """(canvas) => {
   return {id: card ? card.id : '', width, height, painted, coloured};
 }"""
 MIN_COLOURED = 8
-
-
-@pytest.fixture
-def transactional_db(django_db_serialized_rollback, transactional_db):
-    """Committing tests (the live server reads what they write), with the data migrations' rows restored."""
-    return transactional_db
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("playwright is not installed")
-    executable = chromium_path()
-    if executable is None:
-        _missing("no chromium on PATH (apt-get install chromium)")
-    browser = Chromium(executable)
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def artifacts():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 def canvas_pixels(page, timeout_ms: int = 5000) -> list[dict]:
