@@ -43,6 +43,8 @@ EDITABLE_FIELDS = [
     "assignee",
     "tags",
     "parent",
+    "caused_by_change",
+    "caused_by_change_summary",
 ]
 CREATE_ONLY_FIELDS = ["channel", "dedup_key", "opened_at", "alert_source"]
 FK_FIELDS = {"service", "category", "caller", "assignment_group", "assignee", "parent"}
@@ -118,6 +120,9 @@ def _validate(incident: Incident, changes: dict) -> None:
         tags = changes["tags"]
         if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 50 for t in tags):
             errors["tags"] = ["Tags are a list of strings of 1 to 50 characters."]
+    reference = changes.get("caused_by_change", incident.caused_by_change)
+    if (changes.get("caused_by_change_summary") or "").strip() and not (reference or "").strip():
+        errors["caused_by_change_summary"] = ["Name the change (caused_by_change) this summary describes."]
     if errors:
         raise ValidationError(errors)
 

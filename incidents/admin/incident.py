@@ -126,6 +126,7 @@ class IncidentAdmin(IncidentActionsMixin, LargeTableAdminMixin, ModelAdmin):
         ("Classification", {"fields": [("service", "category"), ("impact", "urgency"), "tags", "parent"]}),
         ("Caller", {"fields": ["caller", ("caller_name", "caller_email"), "channel"]}),
         ("Assignment", {"fields": [("assignment_group", "assignee"), ("reassignment_count", "reopen_count")]}),
+        ("Cause", {"fields": ["caused_by_change", "caused_by_change_summary"], "classes": ["collapse"]}),
         (
             "Status",
             {

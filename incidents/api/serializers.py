@@ -182,6 +182,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "hold_reason",
             "resolution_code",
             "resolution_notes",
+            "caused_by_change",
+            "caused_by_change_summary",
             "parent",
             "problem",
             "major_incident",
@@ -306,6 +308,10 @@ class IncidentWriteSerializer(StrictSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
     parent = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all(), allow_null=True, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+    caused_by_change = serializers.CharField(
+        max_length=255, allow_blank=True, required=False, help_text="The change that caused it: a number or URL."
+    )
+    caused_by_change_summary = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
     watchers = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
 
     def validate_caller_email(self, value):

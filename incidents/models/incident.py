@@ -143,6 +143,11 @@ class Incident(FSMModelMixin, models.Model):
     hold_reminded_at = models.DateTimeField(null=True, blank=True)
     resolution_code = models.CharField(max_length=24, choices=ResolutionCode.choices, blank=True)
     resolution_notes = models.TextField(blank=True)
+    # This product has no change management: the change is named by its number or URL elsewhere.
+    caused_by_change = models.CharField(
+        max_length=255, blank=True, help_text="The change that caused this incident: its number or URL."
+    )
+    caused_by_change_summary = models.TextField(blank=True, help_text="What that change did, in a few words.")
 
     # Alert ingestion (identification from monitoring)
     dedup_key = models.CharField(max_length=255, blank=True)

@@ -1,6 +1,7 @@
 """Incident volume: opened, resolved, backlog at period end, reassignment, reopen and FCR rates.
 
-- opened, reassigned (reassigned at least once), reassignments: incidents *opened* in the period;
+- opened, reassigned (reassigned at least once), reassignments, change-caused (an agent named the
+  change that caused it, `caused_by_change`): incidents *opened* in the period;
 - resolved, reopened (reopened at least once before this resolution), first-contact resolved
   (never reassigned nor reopened): incidents whose (last) resolution falls in the period;
 - backlog: incidents open at the period's end, i.e. opened before it and not yet resolved or
@@ -30,6 +31,7 @@ COLUMNS = (
     Column("reassigned", "Opened and reassigned"),
     Column("reassignment_rate", "Reassignment rate", "ratio"),
     Column("reassignments", "Reassignments"),
+    Column("change_caused", "Opened and caused by a change"),
     Column("reopened", "Resolved after a reopen"),
     Column("reopen_rate", "Reopen rate", "ratio"),
     Column("first_contact_resolved", "First-contact resolutions"),
@@ -67,10 +69,12 @@ def volume(params: ReportParams) -> list[dict]:
             opened=Count("id"),
             reassigned=Count("id", filter=Q(reassignment_count__gt=0)),
             reassignments=Sum("reassignment_count"),
+            change_caused=Count("id", filter=~Q(caused_by_change="")),
         ),
         opened=1,
         reassigned=1,
         reassignments=1,
+        change_caused=1,
     )
     resolved = Incident.objects.filter(resolved_at__gte=start, resolved_at__lt=end)
     add(
@@ -109,6 +113,7 @@ def volume(params: ReportParams) -> list[dict]:
             "reassigned": (agg or {}).get("reassigned", 0),
             "reassignment_rate": ratio((agg or {}).get("reassigned", 0), (agg or {}).get("opened", 0)),
             "reassignments": (agg or {}).get("reassignments", 0),
+            "change_caused": (agg or {}).get("change_caused", 0),
             "reopened": (agg or {}).get("reopened", 0),
             "reopen_rate": ratio((agg or {}).get("reopened", 0), (agg or {}).get("resolved", 0)),
             "first_contact_resolved": (agg or {}).get("first_contact_resolved", 0),

@@ -8,7 +8,8 @@ from tests.reporting.incident_data import backlog_desk
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = [c.key for c in registry.get("volume").columns]
+# The columns the tables below spell out (change_caused has a test of its own).
+COLUMNS = [c.key for c in registry.get("volume").columns if c.key != "change_caused"]
 
 
 def table(**query) -> list[tuple]:
@@ -22,13 +23,14 @@ def desk():
 
 
 def test_columns():
-    assert COLUMNS == [
+    assert [c.key for c in registry.get("volume").columns] == [
         "opened",
         "resolved",
         "backlog",
         "reassigned",
         "reassignment_rate",
         "reassignments",
+        "change_caused",
         "reopened",
         "reopen_rate",
         "first_contact_resolved",
@@ -67,3 +69,18 @@ def test_grouped_by_assignment_group(desk, django_assert_max_num_queries):
         ("2026-12-02", "Apps", 1, 1, 3, 1, 1.0, 2, 0, 0.0, 0, 0.0),
         ("2026-12-02", "Desk", 0, 1, 2, 0, None, 0, 0, 0.0, 1, 1.0),
     ]
+
+
+def test_change_caused_counts_the_opened_incidents_that_name_their_change(desk):
+    """T (opened 12-02) and Q (opened 11-20) name the change that caused them; Q is counted in November."""
+    from incidents import services
+
+    agent = desk.agent
+    services.update_incident(desk.incidents["T"], actor=agent, changes={"caused_by_change": "CHG0042"})
+    services.update_incident(
+        desk.incidents["Q"],
+        actor=agent,
+        changes={"caused_by_change": "https://changes.example.com/CHG0007", "caused_by_change_summary": "DNS move"},
+    )
+    rows = registry.get("volume").compute(parse({"from": "2026-11-01", "to": "2027-01-01", "interval": "month"}))
+    assert [(r["period"], r["change_caused"]) for r in rows] == [("2026-11-01", 1), ("2026-12-01", 1)]
