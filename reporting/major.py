@@ -52,9 +52,9 @@ from incidents.major.impact import FROZEN_STATES
 from incidents.major.models import ActionItem, MajorIncident, StakeholderUpdate
 from reporting.expressions import Seconds
 from reporting.params import ReportParams
-from reporting.periods import bucket, bucket_day, bucket_start
+from reporting.periods import bucket_day, bucket_start
 from reporting.registry import Column, Report, register
-from reporting.rows import assemble, group_field, ratio, seconds
+from reporting.rows import assemble, group_field, grouped, ratio, seconds
 
 CENT = Decimal("0.01")
 COLUMNS = (
@@ -85,11 +85,7 @@ def major_group_field(params: ReportParams, prefix: str = "") -> str | None:
 
 
 def _grouped(qs, moment: str, params: ReportParams, prefix: str, **aggregates) -> list[dict]:
-    key = major_group_field(params, prefix)
-    qs = qs.annotate(bucket=bucket(moment, params.interval))
-    if key:
-        return list(qs.annotate(key=F(key)).values("bucket", "key").annotate(**aggregates).order_by())
-    return list(qs.values("bucket").annotate(**aggregates).order_by())
+    return list(grouped(qs, moment, params, key_field=major_group_field(params, prefix), **aggregates))
 
 
 def _declared(params: ReportParams, now) -> list[dict]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from django.db.models import F, QuerySet
+from django.db.models.expressions import Combinable
+
 from reporting.groups import dimension
 from reporting.params import ReportParams
-from reporting.periods import bucket_day, bucket_start
+from reporting.periods import bucket, bucket_day, bucket_start
 
 
 def group_field(params: ReportParams, prefix: str = "") -> str | None:
@@ -18,6 +21,26 @@ def group_field(params: ReportParams, prefix: str = "") -> str | None:
     if not params.group_by:
         return None
     return prefix + dimension(params.group_by).field
+
+
+def grouped(
+    qs: QuerySet,
+    moment: str | Combinable,
+    params: ReportParams,
+    prefix: str = "",
+    *,
+    key_field: str | None = None,
+    **aggregates,
+) -> QuerySet:
+    """`qs` bucketed by `moment`, keyed by the grouping (`prefix` for a related incident, or an
+    explicit `key_field`) and aggregated: dicts with "bucket", "key" (when grouped) and the
+    aggregates, `assemble`'s input. Every report's grouped query is this one.
+    """
+    qs = qs.annotate(bucket=bucket(moment, params.interval))
+    key = key_field or group_field(params, prefix)
+    if key:
+        return qs.annotate(key=F(key)).values("bucket", "key").annotate(**aggregates).order_by()
+    return qs.values("bucket").annotate(**aggregates).order_by()
 
 
 def assemble(

@@ -19,9 +19,7 @@ from itsm.choices import SlaKind
 from reporting.params import ReportParams
 from reporting.periods import bucket_day, bucket_start
 from reporting.registry import Column, Report, register
-from reporting.rows import assemble, ratio
-
-from .grouping import grouped
+from reporting.rows import assemble, grouped, ratio
 
 KINDS = (SlaKind.RESPONSE, SlaKind.RESOLUTION)
 COLUMNS = tuple(

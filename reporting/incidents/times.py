@@ -30,9 +30,7 @@ from itsm.choices import SlaKind
 from reporting.expressions import Seconds
 from reporting.params import ReportParams
 from reporting.registry import Column, Report, register
-from reporting.rows import assemble, seconds
-
-from .grouping import grouped
+from reporting.rows import assemble, grouped, seconds
 
 MTTA_COLUMNS = (
     Column("responded", "Responded"),

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from incidents.models import Incident
 from reporting.params import ReportParams
-from reporting.periods import bucket, bucket_day, bucket_start
+from reporting.periods import bucket_day, bucket_start
 from reporting.registry import Column, Report, register
-from reporting.rows import assemble, group_field, ratio
+from reporting.rows import assemble, group_field, grouped, ratio
 
 COLUMNS = (
     Column("opened", "Opened"),
@@ -40,13 +40,22 @@ COLUMNS = (
 FINISHED_AT = Coalesce("resolved_at", "closed_at")  # resolved, or cancelled (closed without resolving)
 
 
-def _grouped(qs, moment, params: ReportParams, **aggregates):
-    key = group_field(params)
-    qs = qs.annotate(bucket=bucket(moment, params.interval))
-    if key:
-        qs = qs.annotate(key=F(key))
-        return qs.values("bucket", "key").annotate(**aggregates).order_by()
-    return qs.values("bucket").annotate(**aggregates).order_by()
+def _metrics(agg) -> dict:
+    """One row's columns from the merged counts of its (period, group); "backlog" is still the change."""
+    n = defaultdict(int, agg or {})
+    return {
+        "opened": n["opened"],
+        "resolved": n["resolved"],
+        "backlog": n["base"] + n["opened"] - n["finished"],
+        "reassigned": n["reassigned"],
+        "reassignment_rate": ratio(n["reassigned"], n["opened"]),
+        "reassignments": n["reassignments"],
+        "change_caused": n["change_caused"],
+        "reopened": n["reopened"],
+        "reopen_rate": ratio(n["reopened"], n["resolved"]),
+        "first_contact_resolved": n["first_contact_resolved"],
+        "first_contact_resolution_rate": ratio(n["first_contact_resolved"], n["resolved"]),
+    }
 
 
 def volume(params: ReportParams) -> list[dict]:
@@ -54,15 +63,16 @@ def volume(params: ReportParams) -> list[dict]:
     start, end = params.start_at, params.end_at
     merged: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
 
-    def add(aggregates, **rename):
+    def add(aggregates) -> None:
         for agg in aggregates:
             slot = merged[(bucket_start(bucket_day(agg["bucket"]), params.interval), agg.get("key"))]
-            for name in rename:
-                slot[name] += agg[name] or 0
+            for name, value in agg.items():
+                if name not in ("bucket", "key"):
+                    slot[name] += value or 0
 
     opened = Incident.objects.filter(opened_at__gte=start, opened_at__lt=end)
     add(
-        _grouped(
+        grouped(
             opened,
             "opened_at",
             params,
@@ -70,28 +80,21 @@ def volume(params: ReportParams) -> list[dict]:
             reassigned=Count("id", filter=Q(reassignment_count__gt=0)),
             reassignments=Sum("reassignment_count"),
             change_caused=Count("id", filter=~Q(caused_by_change="")),
-        ),
-        opened=1,
-        reassigned=1,
-        reassignments=1,
-        change_caused=1,
+        )
     )
     resolved = Incident.objects.filter(resolved_at__gte=start, resolved_at__lt=end)
     add(
-        _grouped(
+        grouped(
             resolved,
             "resolved_at",
             params,
             resolved=Count("id"),
             reopened=Count("id", filter=Q(reopen_count__gt=0)),
             first_contact_resolved=Count("id", filter=Q(reopen_count=0, reassignment_count=0)),
-        ),
-        resolved=1,
-        reopened=1,
-        first_contact_resolved=1,
+        )
     )
     finished = Incident.objects.annotate(finished_at=FINISHED_AT).filter(finished_at__gte=start, finished_at__lt=end)
-    add(_grouped(finished, "finished_at", params, finished=Count("id")), finished=1)
+    add(grouped(finished, "finished_at", params, finished=Count("id")))
 
     # Open when the range starts: the running sums start from here.
     before = Incident.objects.annotate(finished_at=FINISHED_AT).filter(
@@ -106,21 +109,7 @@ def volume(params: ReportParams) -> list[dict]:
     rows = assemble(
         params,
         ({"bucket": day, "key": group_key, **values} for (day, group_key), values in merged.items()),
-        lambda agg: {
-            "opened": (agg or {}).get("opened", 0),
-            "resolved": (agg or {}).get("resolved", 0),
-            "backlog": (agg or {}).get("base", 0) + (agg or {}).get("opened", 0) - (agg or {}).get("finished", 0),
-            "reassigned": (agg or {}).get("reassigned", 0),
-            "reassignment_rate": ratio((agg or {}).get("reassigned", 0), (agg or {}).get("opened", 0)),
-            "reassignments": (agg or {}).get("reassignments", 0),
-            "change_caused": (agg or {}).get("change_caused", 0),
-            "reopened": (agg or {}).get("reopened", 0),
-            "reopen_rate": ratio((agg or {}).get("reopened", 0), (agg or {}).get("resolved", 0)),
-            "first_contact_resolved": (agg or {}).get("first_contact_resolved", 0),
-            "first_contact_resolution_rate": ratio(
-                (agg or {}).get("first_contact_resolved", 0), (agg or {}).get("resolved", 0)
-            ),
-        },
+        _metrics,
     )
     # Until here "backlog" is the change within the period; the running sum per group makes it the level.
     level: dict = defaultdict(int)
